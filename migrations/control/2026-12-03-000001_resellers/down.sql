@@ -1,0 +1,2 @@
+DROP TABLE whmcs_keys;
+DROP TABLE resellers;

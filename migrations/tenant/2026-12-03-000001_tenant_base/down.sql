@@ -1,0 +1,4 @@
+DROP TABLE audit_log;
+DROP TABLE settings;
+DROP TABLE messages;
+DROP TABLE users;

@@ -1,0 +1,21 @@
+//! The HTTP surface: health, the reseller REST API under `/v1`, the WHMCS channel under
+//! `/whmcs/v1`. Handlers return [`ApiError`].
+
+pub mod health;
+pub mod problem;
+pub mod request_id;
+
+use actix_web::web;
+
+pub use problem::ApiError;
+
+/// Largest JSON body accepted by the API.
+pub const JSON_LIMIT: usize = 64 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(problem::json_config(JSON_LIMIT))
+        .app_data(problem::query_config())
+        .app_data(problem::path_config())
+        .service(health::healthz)
+        .service(health::readyz);
+}
