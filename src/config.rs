@@ -51,6 +51,8 @@ pub struct HttpSettings {
     pub public_port: Option<u16>,
     /// How long graceful shutdown waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +123,7 @@ struct RawHttp {
     public_scheme: String,
     public_port: Option<String>,
     shutdown_timeout_secs: String,
+    workers: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +164,7 @@ base_domain = "localhost"
 bind = "127.0.0.1:8080"
 public_scheme = "http"
 shutdown_timeout_secs = "10"
+workers = "0"
 
 [database]
 pool_size = "8"
@@ -424,6 +428,8 @@ impl RawSettings {
             return Err(invalid("usage.concurrency", "must be at least 1"));
         }
 
+        let workers: usize = parse_number("http.workers", &self.http.workers, "a whole number")?;
+
         Ok(Settings {
             data_dir: PathBuf::from(self.data_dir),
             http: HttpSettings {
@@ -431,6 +437,7 @@ impl RawSettings {
                 public_scheme,
                 public_port,
                 shutdown_timeout,
+                workers,
             },
             base_domain,
             database: DatabaseSettings {

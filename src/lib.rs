@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod embedded;
 pub mod http;
+pub mod idempotency;
 pub mod operator;
 pub mod password;
 pub mod provisioning;

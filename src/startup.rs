@@ -53,6 +53,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let data = web::Data::new(state.clone());
         let shutdown = state.settings.http.shutdown_timeout.as_secs();
+        let workers = match state.settings.http.workers {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::request_id::attach))
@@ -62,6 +66,7 @@ impl Application {
                 .default_service(web::to(http::problem::no_route))
         })
         .listen(listener)?
+        .workers(workers)
         .shutdown_timeout(shutdown)
         .run();
         Ok(Self {
@@ -73,6 +78,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server from elsewhere (tests).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub fn state(&self) -> &AppState {

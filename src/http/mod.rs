@@ -2,8 +2,10 @@
 //! `/whmcs/v1`. Handlers return [`ApiError`].
 
 pub mod health;
+pub mod idempotent;
 pub mod problem;
 pub mod request_id;
+pub mod v1;
 
 use actix_web::web;
 
@@ -17,5 +19,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(problem::query_config())
         .app_data(problem::path_config())
         .service(health::healthz)
-        .service(health::readyz);
+        .service(health::readyz)
+        .configure(v1::configure);
 }

@@ -227,3 +227,36 @@ pub fn due_for_retry(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Ten
         .select(Tenant::as_select())
         .load(conn)
 }
+
+/// Changes the display name and/or branding, with an audit event.
+pub fn update_profile(
+    conn: &mut PgConnection,
+    id: Uuid,
+    name: Option<String>,
+    branding: Option<Branding>,
+    actor: &crate::audit::Actor,
+) -> QueryResult<Tenant> {
+    conn.transaction(|conn| {
+        let before = by_id(conn, id)?;
+        if let Some(n) = &name {
+            diesel::update(tenants::table.find(id)).set(tenants::name.eq(n)).execute(conn)?;
+        }
+        if let Some(b) = &branding {
+            diesel::update(tenants::table.find(id))
+                .set(tenants::branding.eq(serde_json::to_value(b).unwrap_or_default()))
+                .execute(conn)?;
+        }
+        if name.is_some() || branding.is_some() {
+            diesel::update(tenants::table.find(id)).set(tenants::updated_at.eq(diesel::dsl::now)).execute(conn)?;
+            crate::audit::record(conn, crate::audit::Event {
+                reseller_id: Some(before.reseller_id),
+                slug: &before.slug,
+                actor,
+                action: "tenant.updated",
+                reason: None,
+                details: serde_json::json!({"name": name, "branding": branding.is_some()}),
+            })?;
+        }
+        by_id(conn, id)
+    })
+}

@@ -1,0 +1,1 @@
+//! Tenant lifecycle through the REST API.
