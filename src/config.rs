@@ -39,6 +39,14 @@ pub struct Settings {
     pub s3: S3Settings,
     pub log: LogSettings,
     pub usage: UsageSettings,
+    pub provisioning: ProvisioningSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProvisioningSettings {
+    /// How long one provisioning run owns a tenant before another process may resume it (after
+    /// a crash, the reconciler waits this long).
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +123,12 @@ struct RawSettings {
     s3: RawS3,
     log: RawLog,
     usage: RawUsage,
+    provisioning: RawProvisioning,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawProvisioning {
+    lease_secs: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +196,9 @@ level = "info"
 [usage]
 interval_secs = "300"
 concurrency = "4"
+
+[provisioning]
+lease_secs = "30"
 "#;
 
 impl Settings {
@@ -429,6 +446,10 @@ impl RawSettings {
         }
 
         let workers: usize = parse_number("http.workers", &self.http.workers, "a whole number")?;
+        let lease: u64 = parse_number("provisioning.lease_secs", &self.provisioning.lease_secs, "a number of seconds")?;
+        if lease == 0 {
+            return Err(invalid("provisioning.lease_secs", "must be at least 1"));
+        }
 
         Ok(Settings {
             data_dir: PathBuf::from(self.data_dir),
@@ -460,6 +481,9 @@ impl RawSettings {
             usage: UsageSettings {
                 interval: Duration::from_secs(interval),
                 concurrency,
+            },
+            provisioning: ProvisioningSettings {
+                lease: Duration::from_secs(lease),
             },
         })
     }

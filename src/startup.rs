@@ -46,11 +46,17 @@ pub async fn connect_state(
 }
 
 impl Application {
-    pub async fn build(state: AppState) -> anyhow::Result<Self> {
+    pub async fn build(mut state: AppState) -> anyhow::Result<Self> {
         let bind = state.settings.http.bind;
         let listener =
             TcpListener::bind(bind).with_context(|| format!("could not listen on {bind}"))?;
         let port = listener.local_addr()?.port();
+        if state.settings.http.public_port == Some(0) {
+            // Bound to any free port: tenant links carry the port actually taken.
+            let mut settings = (*state.settings).clone();
+            settings.http.public_port = Some(port);
+            state.settings = Arc::new(settings);
+        }
         let data = web::Data::new(state.clone());
         let shutdown = state.settings.http.shutdown_timeout.as_secs();
         let workers = match state.settings.http.workers {

@@ -23,8 +23,6 @@ use crate::storage::TenantKeys;
 use crate::tenant::repo::{self, InsertConflict, NewTenant};
 use crate::tenant::{Step, Tenant, TenantStatus};
 
-/// How long one provisioning run may hold a tenant's lease before another process may take over.
-const LEASE_SECS: i64 = 120;
 /// Attempts before a create is parked as `failed` for support.
 pub const MAX_ATTEMPTS: i32 = 5;
 /// Concurrent CREATE DATABASE per process: each clone leaves ~370 files for the next checkpoint
@@ -224,9 +222,10 @@ pub async fn create(
 /// recorded with a retry time (or the tenant parked as `failed` after [`MAX_ATTEMPTS`]); the
 /// tenant never looks active unless every step completed.
 pub async fn provision(state: &AppState, id: Uuid) -> Result<Tenant, ProvisionError> {
+    let lease = lease_secs(state);
     let claimed = state
         .db
-        .run(move |conn| repo::claim_lease(conn, id, LEASE_SECS))
+        .run(move |conn| repo::claim_lease(conn, id, lease))
         .await?;
     let tenant = state.db.run(move |conn| repo::by_id(conn, id)).await?;
     if !claimed || tenant.status() != TenantStatus::Provisioning {
@@ -698,9 +697,10 @@ pub async fn delete(
         )));
     }
     let id = t.id;
+    let lease = lease_secs(state);
     if !state
         .db
-        .run(move |conn| repo::claim_lease(conn, id, LEASE_SECS))
+        .run(move |conn| repo::claim_lease(conn, id, lease))
         .await?
     {
         return Err(ProvisionError::Busy);
@@ -739,6 +739,10 @@ pub async fn delete(
         })
         .await?;
     Ok(removed)
+}
+
+fn lease_secs(state: &AppState) -> i64 {
+    state.settings.provisioning.lease.as_secs() as i64
 }
 
 /// Finishes or parks interrupted creates; called by the background reconciler.

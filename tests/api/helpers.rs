@@ -89,6 +89,7 @@ pub fn test_env(db_name: &str, bucket: &str) -> Vec<(String, String)> {
         ("EMA_BRIDGE__HTTP__BIND", "127.0.0.1:0".into()),
         ("EMA_BRIDGE__HTTP__WORKERS", "1".into()),
         ("EMA_BRIDGE__BASE_DOMAIN", "archive.test".into()),
+        ("EMA_BRIDGE__PROVISIONING__LEASE_SECS", "2".into()),
         ("EMA_BRIDGE__DATA_DIR", s.root.join("unused-data-dir").to_string_lossy().into_owned()),
     ]
     .into_iter()
@@ -128,7 +129,8 @@ pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
     let state = connect_state(settings.clone(), &SecretString::from(s.cluster.url(&db_name)), &settings.s3)
         .await
         .expect("state");
-    let app = Application::build(state.clone()).await.expect("app");
+    let app = Application::build(state).await.expect("app");
+    let state = app.state().clone();
     let port = app.port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
