@@ -36,7 +36,9 @@ impl Db {
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .test_on_check_out(true)
+            // A broken connection surfaces as a query error and is replaced; testing every
+            // checkout would add a round trip to each query.
+            .test_on_check_out(false)
             .build(manager)
             .map_err(|e| anyhow::anyhow!("could not connect to the control database: {e}"))?;
         Ok(Self {

@@ -1,4 +1,8 @@
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
 use anyhow::Context;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::{Connection, PgConnection};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -7,7 +11,13 @@ use secrecy::{ExposeSecret, SecretString};
 #[derive(Clone)]
 pub struct DbServer {
     base: url::Url,
+    /// A few pooled connections to the maintenance database, used for CREATE/DROP DATABASE and
+    /// catalog reads on every provisioning run.
+    maintenance: Arc<OnceLock<Pool<ConnectionManager<PgConnection>>>>,
 }
+
+/// Maintenance connections kept per server.
+const MAINTENANCE_POOL: u32 = 3;
 
 impl std::fmt::Debug for DbServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,7 +35,7 @@ pub const MAINTENANCE_DB: &str = "postgres";
 impl DbServer {
     pub fn from_control_url(url: &str) -> anyhow::Result<Self> {
         let base = url::Url::parse(url).context("database.url is not a URL")?;
-        Ok(Self { base })
+        Ok(Self { base, maintenance: Arc::new(OnceLock::new()) })
     }
 
     pub fn url_for(&self, dbname: &str) -> SecretString {
@@ -39,8 +49,21 @@ impl DbServer {
         PgConnection::establish(self.url_for(dbname).expose_secret())
     }
 
-    pub fn connect_maintenance(&self) -> diesel::ConnectionResult<PgConnection> {
-        self.connect(MAINTENANCE_DB)
+    /// A pooled connection to the maintenance database. Never used to connect to a template:
+    /// any session on a template makes CREATE DATABASE … TEMPLATE fail.
+    pub fn connect_maintenance(
+        &self,
+    ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, diesel::ConnectionError> {
+        let pool = self.maintenance.get_or_init(|| {
+            let manager = ConnectionManager::<PgConnection>::new(self.url_for(MAINTENANCE_DB).expose_secret());
+            Pool::builder()
+                .max_size(MAINTENANCE_POOL)
+                .min_idle(Some(0))
+                .connection_timeout(Duration::from_secs(10))
+                .test_on_check_out(false)
+                .build_unchecked(manager)
+        });
+        pool.get().map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
     }
 }
 

@@ -140,6 +140,9 @@ fn build_template_locked(
 
 /// Outcome of making sure a tenant's database exists.
 pub enum CloneOutcome {
+    /// Cloned from the current template by this call.
+    Created,
+    /// Already there from an earlier, interrupted run (and provably ours).
     Ready,
     /// A database with the tenant's name exists and does not carry its marker.
     Foreign,
@@ -163,7 +166,9 @@ pub fn clone_marked(
         None => {}
     }
     let pending = pending_name(marker);
+    let mut created = false;
     if comment_of(&mut conn, &pending)?.is_none() {
+        created = true;
         diesel::sql_query(format!(
             "CREATE DATABASE {} TEMPLATE {}",
             quote_ident(&pending),
@@ -187,6 +192,7 @@ pub fn clone_marked(
     ))
     .execute(&mut conn)
     {
+        Ok(_) if created => Ok(CloneOutcome::Created),
         Ok(_) => Ok(CloneOutcome::Ready),
         Err(e) if e.to_string().contains("already exists") => Ok(CloneOutcome::Foreign),
         Err(e) => Err(e).with_context(|| format!("could not rename {pending} to {final_name}")),
