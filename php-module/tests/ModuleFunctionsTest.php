@@ -188,7 +188,7 @@ final class ModuleFunctionsTest extends TestCase
             'slug_invalid for a reserved word' => [
                 'create_account',
                 static fn () => StubTransport::problem(422, 'slug_invalid', 'The slug "acme" is a reserved word.', 'r1'),
-                'The tenant slug "acme" cannot be used (The slug "acme" is a reserved word); set another "Tenant Slug" on this service. (request r1)',
+                'The slug "acme" is a reserved word. Set another "Tenant Slug" on this service. (request r1)',
             ],
             'slug_taken' => [
                 'create_account_slug_taken',

@@ -77,6 +77,9 @@ final class ErrorMessages
             ),
             'request_in_progress' => 'The archive is still working on this request; try again in a minute.',
             'tenant_suspended' => 'The archive tenant of this service is suspended; unsuspend it first and try again.',
+            'tenant_not_ready' => 'The archive tenant of this service is not ready yet (it is still being created, or its creation '
+                . 'failed and support has been alerted); run "Create" again in a minute.',
+            'tenant_busy' => 'Another change to this archive tenant is in progress; try again in a minute.',
             'not_found' => sprintf('No archive tenant is linked to WHMCS service%s yet; run "Create" first.', $service),
             'idempotency_key_reused' => 'The archive received a different request under the same request key; try again.',
             'payload_too_large' => 'The request was larger than the archive daemon accepts; shorten the names or reasons sent.',
@@ -98,11 +101,12 @@ final class ErrorMessages
             );
         }
 
-        return sprintf(
-            'The tenant slug "%s" cannot be used (%s); set another "Tenant Slug" on this service.',
-            $slug,
-            $detail !== '' ? $detail : 'it is reserved',
-        );
+        if ($detail !== '') {
+            // The daemon's sentence already names the slug and the reason.
+            return sprintf('%s. Set another "Tenant Slug" on this service.', $detail);
+        }
+
+        return sprintf('The tenant slug "%s" cannot be used; set another "Tenant Slug" on this service.', $slug);
     }
 
     /** A daemon detail as a clause: one line, at most 300 characters, no final period. */
