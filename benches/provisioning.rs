@@ -21,7 +21,11 @@ const PAGES: usize = 60;
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -29,17 +33,24 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn exec(conn: &mut PgConnection, sql: &str) {
-    diesel::sql_query(sql).execute(conn).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    diesel::sql_query(sql)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let root = std::env::temp_dir().join(format!("ema-bench-{}", std::process::id()));
     std::fs::create_dir_all(&root).expect("root");
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let cluster = Cluster::new(root.join("pg"), ClusterOptions::default()).expect("cluster");
     cluster.start().expect("start");
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(run(&cluster, &root))));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(run(&cluster, &root))
+    }));
     let _ = cluster.stop();
     let _ = std::fs::remove_dir_all(&root);
     if let Err(e) = result {
@@ -50,14 +61,26 @@ fn main() {
 async fn run(cluster: &Cluster, root: &std::path::Path) {
     // Arrange: the daemon on the cluster, with a local S3 store.
     ema_bridge::embedded::ensure_database(&cluster.url("postgres"), "bench_control").expect("db");
-    let creds = LocalCredentials { access_key_id: "BENCHKEY".into(), secret_access_key: "bench-secret-key-000000".into() };
+    let creds = LocalCredentials {
+        access_key_id: "BENCHKEY".into(),
+        secret_access_key: "bench-secret-key-000000".into(),
+    };
     std::fs::create_dir_all(root.join("s3")).expect("s3 dir");
-    let s3 = LocalS3::serve(root.join("s3"), creds.clone(), "127.0.0.1:0".parse().expect("addr")).await.expect("s3");
+    let s3 = LocalS3::serve(
+        root.join("s3"),
+        creds.clone(),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("s3");
     let env: Vec<(String, String)> = [
         ("EMA_BRIDGE__DATABASE__URL", cluster.url("bench_control")),
         ("EMA_BRIDGE__S3__ENDPOINT", s3.endpoint.clone()),
         ("EMA_BRIDGE__S3__ACCESS_KEY_ID", creds.access_key_id.clone()),
-        ("EMA_BRIDGE__S3__SECRET_ACCESS_KEY", creds.secret_access_key.clone()),
+        (
+            "EMA_BRIDGE__S3__SECRET_ACCESS_KEY",
+            creds.secret_access_key.clone(),
+        ),
         ("EMA_BRIDGE__HTTP__BIND", "127.0.0.1:0".into()),
         ("EMA_BRIDGE__LOG__LEVEL", "warn".into()),
     ]
@@ -65,13 +88,27 @@ async fn run(cluster: &Cluster, root: &std::path::Path) {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let settings = Settings::load_from(None, env).expect("settings");
-    let state = connect_state(settings.clone(), &SecretString::from(cluster.url("bench_control")), &settings.s3).await.expect("state");
+    let state = connect_state(
+        settings.clone(),
+        &SecretString::from(cluster.url("bench_control")),
+        &settings.s3,
+    )
+    .await
+    .expect("state");
     let app = Application::build(state).await.expect("app");
     let state = app.state().clone();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let small = state.db.run(|c| ema_bridge::reseller::create(c, "Small")).await.expect("reseller");
-    let large = state.db.run(|c| ema_bridge::reseller::create(c, "Large")).await.expect("reseller");
+    let small = state
+        .db
+        .run(|c| ema_bridge::reseller::create(c, "Small"))
+        .await
+        .expect("reseller");
+    let large = state
+        .db
+        .run(|c| ema_bridge::reseller::create(c, "Large"))
+        .await
+        .expect("reseller");
     let http = reqwest::Client::new();
     let create = |slug: String| {
         let http = http.clone();
@@ -79,8 +116,19 @@ async fn run(cluster: &Cluster, root: &std::path::Path) {
         let key = small.api_key.clone();
         async move {
             let t = Instant::now();
-            let res = http.post(url).bearer_auth(key).json(&serde_json::json!({"slug": slug, "name": "Bench"})).send().await.expect("create");
-            assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+            let res = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&serde_json::json!({"slug": slug, "name": "Bench"}))
+                .send()
+                .await
+                .expect("create");
+            assert_eq!(
+                res.status(),
+                201,
+                "{}",
+                res.text().await.unwrap_or_default()
+            );
             t.elapsed()
         }
     };
@@ -98,7 +146,10 @@ async fn run(cluster: &Cluster, root: &std::path::Path) {
             tokio::task::spawn_blocking(move || {
                 let mut c = PgConnection::establish(&u).expect("connect");
                 let t = Instant::now();
-                exec(&mut c, &format!("CREATE DATABASE \"bench_clone_{i}\" TEMPLATE \"{tpl}\""));
+                exec(
+                    &mut c,
+                    &format!("CREATE DATABASE \"bench_clone_{i}\" TEMPLATE \"{tpl}\""),
+                );
                 t.elapsed()
             })
             .await
@@ -109,7 +160,10 @@ async fn run(cluster: &Cluster, root: &std::path::Path) {
             tokio::task::spawn_blocking(move || {
                 let mut c = PgConnection::establish(&u).expect("connect");
                 let t = Instant::now();
-                exec(&mut c, &format!("CREATE DATABASE \"bench_mig_{i}\" TEMPLATE template0"));
+                exec(
+                    &mut c,
+                    &format!("CREATE DATABASE \"bench_mig_{i}\" TEMPLATE template0"),
+                );
                 let mut m = PgConnection::establish(&target).expect("connect");
                 ema_bridge::db::migrate::run_tenant_migrations(&mut m).expect("migrate");
                 t.elapsed()
@@ -173,17 +227,38 @@ async fn run(cluster: &Cluster, root: &std::path::Path) {
     let list_ratio = ms(p100k) / ms(p100);
     let deep_ratio = ms(p100k_deep) / ms(p100);
     println!("tenant create, median of {CREATES}:");
-    println!("  API create (HTTP, row, clone, marker, migrations check, S3 marker)  {:8.1} ms", ms(api));
-    println!("  bare CREATE DATABASE … TEMPLATE {template:<28}  {:8.1} ms", ms(clone));
-    println!("  CREATE DATABASE … TEMPLATE template0 + tenant migrations            {:8.1} ms", ms(migrate));
-    println!("  ratio API / bare clone            {create_ratio:5.2}  (target <= 1.30: {})", verdict(create_ratio <= 1.3));
-    println!("  ratio create-empty+migrate / clone {:5.2}", ms(migrate) / ms(clone));
+    println!(
+        "  API create (HTTP, row, clone, marker, migrations check, S3 marker)  {:8.1} ms",
+        ms(api)
+    );
+    println!(
+        "  bare CREATE DATABASE … TEMPLATE {template:<28}  {:8.1} ms",
+        ms(clone)
+    );
+    println!(
+        "  CREATE DATABASE … TEMPLATE template0 + tenant migrations            {:8.1} ms",
+        ms(migrate)
+    );
+    println!(
+        "  ratio API / bare clone            {create_ratio:5.2}  (target <= 1.30: {})",
+        verdict(create_ratio <= 1.3)
+    );
+    println!(
+        "  ratio create-empty+migrate / clone {:5.2}",
+        ms(migrate) / ms(clone)
+    );
     println!("list page of 50, median of {PAGES}:");
     println!("  100 tenants                    {:7.2} ms", ms(p100));
     println!("  100,000 tenants (first page)   {:7.2} ms", ms(p100k));
     println!("  100,000 tenants (page at 50k)  {:7.2} ms", ms(p100k_deep));
-    println!("  ratio 100k / 100               {list_ratio:5.2}  (target <= 1.20: {})", verdict(list_ratio <= 1.2));
-    println!("  ratio 100k deep / 100          {deep_ratio:5.2}  (target <= 1.20: {})", verdict(deep_ratio <= 1.2));
+    println!(
+        "  ratio 100k / 100               {list_ratio:5.2}  (target <= 1.20: {})",
+        verdict(list_ratio <= 1.2)
+    );
+    println!(
+        "  ratio 100k deep / 100          {deep_ratio:5.2}  (target <= 1.20: {})",
+        verdict(deep_ratio <= 1.2)
+    );
     drop(s3);
 }
 

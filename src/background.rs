@@ -52,6 +52,27 @@ pub fn spawn(state: AppState) -> Background {
                 }
             }
         }),
+        // WHMCS usage push, on the usage interval, after the first collection.
+        every(rx.clone(), usage_every, Duration::from_secs(30), {
+            let state = state.clone();
+            let client = reqwest::Client::new();
+            let policy = crate::whmcs_push::RetryPolicy::default();
+            move || {
+                let (state, client, policy) = (state.clone(), client.clone(), policy.clone());
+                async move {
+                    match crate::whmcs_push::push_once(&state, &client, &policy).await {
+                        Ok(s) => tracing::debug!(
+                            updated = s.updated,
+                            failed = s.failed,
+                            "WHMCS usage pushed"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "WHMCS usage push failed")
+                        }
+                    }
+                }
+            }
+        }),
         every(
             rx,
             Duration::from_secs(600),
@@ -99,6 +120,7 @@ async fn prune(state: &AppState) -> anyhow::Result<()> {
                 request_nonces::table.filter(request_nonces::expires_at.lt(diesel::dsl::now)),
             )
             .execute(conn)?;
+            crate::sso::prune(conn)?;
             let cutoff = chrono::Utc::now() - chrono::Duration::days(IDEMPOTENCY_RETENTION_DAYS);
             diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
                 .execute(conn)?;

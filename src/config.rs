@@ -446,7 +446,11 @@ impl RawSettings {
         }
 
         let workers: usize = parse_number("http.workers", &self.http.workers, "a whole number")?;
-        let lease: u64 = parse_number("provisioning.lease_secs", &self.provisioning.lease_secs, "a number of seconds")?;
+        let lease: u64 = parse_number(
+            "provisioning.lease_secs",
+            &self.provisioning.lease_secs,
+            "a number of seconds",
+        )?;
         if lease == 0 {
             return Err(invalid("provisioning.lease_secs", "must be at least 1"));
         }

@@ -20,15 +20,25 @@ pub const MAX_KEY_LEN: usize = 255;
 pub struct IdempotencyKey(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("the Idempotency-Key must be 1-{MAX_KEY_LEN} characters of A-Z, a-z, 0-9, ':', '.', '_' or '-'")]
+#[error(
+    "the Idempotency-Key must be 1-{MAX_KEY_LEN} characters of A-Z, a-z, 0-9, ':', '.', '_' or '-'"
+)]
 pub struct InvalidKey;
 
 impl IdempotencyKey {
     pub fn parse(s: &str) -> Result<Self, InvalidKey> {
-        let s = s.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(s);
+        let s = s
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(s);
         let ok = (1..=MAX_KEY_LEN).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'_' | b'-'));
-        if ok { Ok(Self(s.to_owned())) } else { Err(InvalidKey) }
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'_' | b'-'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidKey)
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -53,7 +63,12 @@ pub enum Begin {
     Mismatch,
 }
 
-pub fn begin(conn: &mut PgConnection, reseller_id: Uuid, key: &IdempotencyKey, fingerprint: &[u8]) -> QueryResult<Begin> {
+pub fn begin(
+    conn: &mut PgConnection,
+    reseller_id: Uuid,
+    key: &IdempotencyKey,
+    fingerprint: &[u8],
+) -> QueryResult<Begin> {
     let lock_until: DateTime<Utc> = Utc::now() + chrono::Duration::seconds(LOCK_SECS);
     conn.transaction(|conn| {
         let inserted = diesel::insert_into(idempotency_keys::table)
@@ -69,19 +84,25 @@ pub fn begin(conn: &mut PgConnection, reseller_id: Uuid, key: &IdempotencyKey, f
         if inserted == 1 {
             return Ok(Begin::Proceed);
         }
-        let (fp, state, status, ct, body, locked): (Vec<u8>, String, Option<i32>, Option<String>, Option<Vec<u8>>, DateTime<Utc>) =
-            idempotency_keys::table
-                .find((reseller_id, key.as_str()))
-                .select((
-                    idempotency_keys::fingerprint,
-                    idempotency_keys::state,
-                    idempotency_keys::status_code,
-                    idempotency_keys::content_type,
-                    idempotency_keys::response_body,
-                    idempotency_keys::locked_until,
-                ))
-                .for_update()
-                .first(conn)?;
+        let (fp, state, status, ct, body, locked): (
+            Vec<u8>,
+            String,
+            Option<i32>,
+            Option<String>,
+            Option<Vec<u8>>,
+            DateTime<Utc>,
+        ) = idempotency_keys::table
+            .find((reseller_id, key.as_str()))
+            .select((
+                idempotency_keys::fingerprint,
+                idempotency_keys::state,
+                idempotency_keys::status_code,
+                idempotency_keys::content_type,
+                idempotency_keys::response_body,
+                idempotency_keys::locked_until,
+            ))
+            .for_update()
+            .first(conn)?;
         if fp != fingerprint {
             return Ok(Begin::Mismatch);
         }
@@ -103,7 +124,12 @@ pub fn begin(conn: &mut PgConnection, reseller_id: Uuid, key: &IdempotencyKey, f
 }
 
 /// Stores a final answer, or releases the key for a retry when the answer was a server error.
-pub fn finish(conn: &mut PgConnection, reseller_id: Uuid, key: &IdempotencyKey, response: &StoredResponse) -> QueryResult<()> {
+pub fn finish(
+    conn: &mut PgConnection,
+    reseller_id: Uuid,
+    key: &IdempotencyKey,
+    response: &StoredResponse,
+) -> QueryResult<()> {
     if response.status >= 500 {
         return abandon(conn, reseller_id, key);
     }
@@ -118,7 +144,11 @@ pub fn finish(conn: &mut PgConnection, reseller_id: Uuid, key: &IdempotencyKey, 
         .map(|_| ())
 }
 
-pub fn abandon(conn: &mut PgConnection, reseller_id: Uuid, key: &IdempotencyKey) -> QueryResult<()> {
+pub fn abandon(
+    conn: &mut PgConnection,
+    reseller_id: Uuid,
+    key: &IdempotencyKey,
+) -> QueryResult<()> {
     diesel::delete(idempotency_keys::table.find((reseller_id, key.as_str())))
         .execute(conn)
         .map(|_| ())
@@ -131,7 +161,10 @@ mod tests {
     #[test]
     fn keys_are_restricted_to_safe_characters() {
         assert!(IdempotencyKey::parse("whmcs:1234:create_account:0f3a").is_ok());
-        assert_eq!(IdempotencyKey::parse("\"quoted-key\"").map(|k| k.0), Ok("quoted-key".into()));
+        assert_eq!(
+            IdempotencyKey::parse("\"quoted-key\"").map(|k| k.0),
+            Ok("quoted-key".into())
+        );
         for bad in ["", "a b", "a\nb", "a/b", &"x".repeat(256)] {
             assert_eq!(IdempotencyKey::parse(bad), Err(InvalidKey), "{bad:?}");
         }

@@ -13,9 +13,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::{S3Settings, Settings};
 use crate::db::{Db, migrate};
-use crate::http;
 use crate::state::AppState;
 use crate::storage::Bucket;
+use crate::{edge, http};
 
 pub struct Application {
     port: u16,
@@ -58,17 +58,31 @@ impl Application {
             state.settings = Arc::new(settings);
         }
         let data = web::Data::new(state.clone());
+        let directory = web::Data::new(edge::Directory::start(state.db.clone()).await?);
         let shutdown = state.settings.http.shutdown_timeout.as_secs();
         let workers = match state.settings.http.workers {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             n => n,
         };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(edge::host::dispatch))
                 .wrap(from_fn(http::request_id::attach))
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
-                .configure(http::configure)
+                .app_data(directory.clone())
+                .service(
+                    web::scope("")
+                        .guard(edge::OnTenantHost)
+                        .configure(edge::configure),
+                )
+                .service(
+                    web::scope("")
+                        .guard(edge::OnApiHost)
+                        .configure(http::configure),
+                )
                 .default_service(web::to(http::problem::no_route))
         })
         .listen(listener)?

@@ -109,3 +109,60 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     request_nonces
 );
+
+// The tenant edge (migration 2026-12-03-000004_edge).
+
+diesel::table! {
+    edge_sessions (token_hash) {
+        token_hash -> Bytea,
+        tenant_id -> Uuid,
+        user_email -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ingest_tokens (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        email -> Text,
+        client_ip -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(edge_sessions -> tenants (tenant_id));
+diesel::joinable!(ingest_tokens -> tenants (tenant_id));
+diesel::joinable!(login_failures -> tenants (tenant_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    edge_sessions,
+    ingest_tokens,
+    login_failures,
+    tenants
+);
+
+diesel::table! {
+    sso_tokens (token_hash) {
+        token_hash -> Bytea,
+        tenant_id -> Uuid,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(sso_tokens -> tenants (tenant_id));
+diesel::allow_tables_to_appear_in_same_query!(sso_tokens, tenants);

@@ -35,7 +35,10 @@ pub const MAINTENANCE_DB: &str = "postgres";
 impl DbServer {
     pub fn from_control_url(url: &str) -> anyhow::Result<Self> {
         let base = url::Url::parse(url).context("database.url is not a URL")?;
-        Ok(Self { base, maintenance: Arc::new(OnceLock::new()) })
+        Ok(Self {
+            base,
+            maintenance: Arc::new(OnceLock::new()),
+        })
     }
 
     pub fn url_for(&self, dbname: &str) -> SecretString {
@@ -55,7 +58,9 @@ impl DbServer {
         &self,
     ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, diesel::ConnectionError> {
         let pool = self.maintenance.get_or_init(|| {
-            let manager = ConnectionManager::<PgConnection>::new(self.url_for(MAINTENANCE_DB).expose_secret());
+            let manager = ConnectionManager::<PgConnection>::new(
+                self.url_for(MAINTENANCE_DB).expose_secret(),
+            );
             Pool::builder()
                 .max_size(MAINTENANCE_POOL)
                 .min_idle(Some(0))
@@ -63,7 +68,8 @@ impl DbServer {
                 .test_on_check_out(false)
                 .build_unchecked(manager)
         });
-        pool.get().map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+        pool.get()
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
     }
 }
 

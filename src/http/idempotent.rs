@@ -16,12 +16,20 @@ pub const HEADER: &str = "idempotency-key";
 /// The request's `Idempotency-Key`, if any; more than one, or a malformed one, is an error.
 pub fn key_of(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     let mut values = req.headers().get_all(HEADER);
-    let Some(first) = values.next() else { return Ok(None) };
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
     if values.next().is_some() {
-        return Err(ApiError::bad_request("Send at most one Idempotency-Key header."));
+        return Err(ApiError::bad_request(
+            "Send at most one Idempotency-Key header.",
+        ));
     }
-    let s = first.to_str().map_err(|_| ApiError::bad_request("The Idempotency-Key is not ASCII."))?;
-    IdempotencyKey::parse(s).map(Some).map_err(|e| ApiError::bad_request(e.to_string()))
+    let s = first
+        .to_str()
+        .map_err(|_| ApiError::bad_request("The Idempotency-Key is not ASCII."))?;
+    IdempotencyKey::parse(s)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// What makes two requests "the same": method, path and query, body.
@@ -47,8 +55,15 @@ async fn render(result: Result<HttpResponse, ApiError>) -> StoredResponse {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
-    let body = actix_web::body::to_bytes(res.into_body()).await.map(|b| b.to_vec()).unwrap_or_default();
-    StoredResponse { status, content_type, body }
+    let body = actix_web::body::to_bytes(res.into_body())
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    StoredResponse {
+        status,
+        content_type,
+        body,
+    }
 }
 
 fn respond(stored: &StoredResponse, replayed: bool) -> HttpResponse {
@@ -74,7 +89,10 @@ where
     let Some(key) = key else { return work.await };
     let k = key.clone();
     let fp = fingerprint.clone();
-    let begun = state.db.run(move |conn| idempotency::begin(conn, reseller_id, &k, &fp)).await?;
+    let begun = state
+        .db
+        .run(move |conn| idempotency::begin(conn, reseller_id, &k, &fp))
+        .await?;
     match begun {
         Begin::Replay(stored) => Ok(respond(&stored, true)),
         Begin::InProgress => Err(ApiError::new(
@@ -90,7 +108,10 @@ where
         Begin::Proceed => {
             let stored = render(work.await).await;
             let to_store = stored.clone();
-            let finished = state.db.run(move |conn| idempotency::finish(conn, reseller_id, &key, &to_store)).await;
+            let finished = state
+                .db
+                .run(move |conn| idempotency::finish(conn, reseller_id, &key, &to_store))
+                .await;
             if let Err(e) = finished {
                 tracing::warn!(error = %e, "could not store the idempotent answer");
             }

@@ -6,6 +6,7 @@ pub mod idempotent;
 pub mod problem;
 pub mod request_id;
 pub mod v1;
+pub mod whmcs;
 
 use actix_web::web;
 
@@ -21,4 +22,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(health::healthz)
         .service(health::readyz)
         .configure(v1::configure);
+    cfg.configure(whmcs::configure);
 }

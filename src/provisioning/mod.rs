@@ -223,11 +223,12 @@ pub async fn create(
 /// tenant never looks active unless every step completed.
 pub async fn provision(state: &AppState, id: Uuid) -> Result<Tenant, ProvisionError> {
     let lease = lease_secs(state);
-    let claimed = state
+    let (claimed, tenant) = state
         .db
-        .run(move |conn| repo::claim_lease(conn, id, lease))
+        .run(move |conn| -> diesel::QueryResult<_> {
+            Ok((repo::claim_lease(conn, id, lease)?, repo::by_id(conn, id)?))
+        })
         .await?;
-    let tenant = state.db.run(move |conn| repo::by_id(conn, id)).await?;
     if !claimed || tenant.status() != TenantStatus::Provisioning {
         return Ok(tenant);
     }
@@ -287,6 +288,8 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<()> {
     let slug = t.slug();
     let mut step = t.step();
     let id = t.id;
+    // Whether this run cloned the database from the current template just now.
+    let mut fresh_clone = false;
     while step < Step::Done {
         let next = match step {
             Step::Requested => {
@@ -300,6 +303,7 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<()> {
                     database::clone_marked(&server, &name, marker)
                 })
                 .await??;
+                fresh_clone = matches!(outcome, database::CloneOutcome::Created);
                 if let database::CloneOutcome::Foreign = outcome {
                     anyhow::bail!(
                         "parked: a database named {} exists and is not this tenant's; support must resolve it",
@@ -314,8 +318,13 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<()> {
                     t.db_name.clone(),
                     t.admin_email.clone().zip(t.admin_password_hash.clone()),
                 );
-                tokio::task::spawn_blocking(move || migrate_tenant(&server, &name, admin))
-                    .await??;
+                // A fresh clone of the current template has exactly the embedded migrations
+                // (the template's name is their fingerprint, and it was migrated when built):
+                // only a resumed clone, or an administrator to add, needs a connection.
+                if !fresh_clone || admin.is_some() {
+                    tokio::task::spawn_blocking(move || migrate_tenant(&server, &name, admin))
+                        .await??;
+                }
                 Step::Migrated
             }
             Step::Migrated => {
@@ -469,6 +478,9 @@ pub async fn suspend(
                 tenants::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
+        // Logins end with the suspension; every replica's edge cache forgets the tenant at commit.
+        crate::edge::session::end_all_of_tenant(conn, id)?;
+        crate::edge::directory::notify_changed(conn, &t.slug)?;
         audit::record(
             conn,
             audit::Event {
@@ -518,6 +530,7 @@ pub async fn unsuspend(
                 tenants::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
+        crate::edge::directory::notify_changed(conn, &t.slug)?;
         audit::record(conn, audit::Event {
             reseller_id: Some(t.reseller_id),
             slug: &t.slug,

@@ -239,7 +239,9 @@ pub fn update_profile(
     conn.transaction(|conn| {
         let before = by_id(conn, id)?;
         if let Some(n) = &name {
-            diesel::update(tenants::table.find(id)).set(tenants::name.eq(n)).execute(conn)?;
+            diesel::update(tenants::table.find(id))
+                .set(tenants::name.eq(n))
+                .execute(conn)?;
         }
         if let Some(b) = &branding {
             diesel::update(tenants::table.find(id))
@@ -247,15 +249,20 @@ pub fn update_profile(
                 .execute(conn)?;
         }
         if name.is_some() || branding.is_some() {
-            diesel::update(tenants::table.find(id)).set(tenants::updated_at.eq(diesel::dsl::now)).execute(conn)?;
-            crate::audit::record(conn, crate::audit::Event {
-                reseller_id: Some(before.reseller_id),
-                slug: &before.slug,
-                actor,
-                action: "tenant.updated",
-                reason: None,
-                details: serde_json::json!({"name": name, "branding": branding.is_some()}),
-            })?;
+            diesel::update(tenants::table.find(id))
+                .set(tenants::updated_at.eq(diesel::dsl::now))
+                .execute(conn)?;
+            crate::audit::record(
+                conn,
+                crate::audit::Event {
+                    reseller_id: Some(before.reseller_id),
+                    slug: &before.slug,
+                    actor,
+                    action: "tenant.updated",
+                    reason: None,
+                    details: serde_json::json!({"name": name, "branding": branding.is_some()}),
+                },
+            )?;
         }
         by_id(conn, id)
     })

@@ -13,8 +13,18 @@ async fn health_and_readiness_answer_with_a_request_id() {
     // Arrange
     let app = spawn_app().await;
     // Act
-    let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
-    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     // Assert
     assert_eq!(health.status(), 200);
     assert!(health.headers().get("x-request-id").is_some());
@@ -30,7 +40,12 @@ async fn readiness_names_an_unreachable_bucket() {
     let app = spawn_app().await;
     std::fs::remove_dir_all(shared().root.join("s3").join(&app.bucket)).expect("remove bucket dir");
     // Act
-    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     // Assert
     assert_eq!(ready.status(), 503);
     let body: serde_json::Value = ready.json().await.expect("json");
@@ -41,10 +56,18 @@ async fn readiness_names_an_unreachable_bucket() {
 #[tokio::test]
 async fn unknown_routes_are_problem_documents_with_the_request_id() {
     let app = spawn_app().await;
-    let res = app.client.get(app.url("/no/such/thing")).send().await.expect("request");
+    let res = app
+        .client
+        .get(app.url("/no/such/thing"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
-    let id = res.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    let id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let body: serde_json::Value = res.json().await.expect("json");
     assert_eq!(body["code"], "not_found");
     assert_eq!(body["request_id"], id.as_str());
@@ -60,7 +83,11 @@ struct Daemon {
 impl Daemon {
     fn start(args: &[&str], env: &[(String, String)], dir: &std::path::Path) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ema-bridge"));
-        cmd.args(args).current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::null()).env_remove("RUST_LOG");
+        cmd.args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env_remove("RUST_LOG");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -92,20 +119,31 @@ impl Daemon {
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM).expect("sigterm");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("sigterm");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "daemon did not stop within 30 s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not stop within 30 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn postgres_processes_under(dir: &std::path::Path) -> usize {
@@ -113,8 +151,17 @@ fn postgres_processes_under(dir: &std::path::Path) -> usize {
     std::fs::read_dir("/proc")
         .expect("proc")
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
-        .filter(|e| std::fs::read(e.path().join("cmdline")).map(|c| String::from_utf8_lossy(&c).contains(&needle)).unwrap_or(false))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+                .unwrap_or(false)
+        })
         .count()
 }
 
@@ -124,16 +171,34 @@ fn the_binary_runs_on_embedded_defaults_stops_on_sigterm_and_reuses_its_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let port = free_port();
-    let env = vec![("EMA_BRIDGE__HTTP__BIND".to_string(), format!("127.0.0.1:{port}"))];
+    let env = vec![(
+        "EMA_BRIDGE__HTTP__BIND".to_string(),
+        format!("127.0.0.1:{port}"),
+    )];
 
     // Act: first start.
     let daemon = Daemon::start(&["serve"], &env, dir.path());
     let banner = daemon.wait_for("whmcs_secret:", Duration::from_secs(90));
     let client = reqwest::blocking::Client::new();
-    let health = client.get(format!("http://127.0.0.1:{port}/healthz")).send().expect("healthz");
-    let ready = client.get(format!("http://127.0.0.1:{port}/readyz")).send().expect("readyz");
-    let api_key = banner.iter().find_map(|l| l.trim().strip_prefix("api_key:")).expect("api key printed").trim().to_owned();
-    let tenants = client.get(format!("http://127.0.0.1:{port}/v1/tenants")).bearer_auth(&api_key).send().expect("list");
+    let health = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .expect("healthz");
+    let ready = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .expect("readyz");
+    let api_key = banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("api_key:"))
+        .expect("api key printed")
+        .trim()
+        .to_owned();
+    let tenants = client
+        .get(format!("http://127.0.0.1:{port}/v1/tenants"))
+        .bearer_auth(&api_key)
+        .send()
+        .expect("list");
     let status = daemon.terminate();
 
     // Assert: it served, and SIGTERM stopped it and its PostgreSQL.
@@ -142,18 +207,29 @@ fn the_binary_runs_on_embedded_defaults_stops_on_sigterm_and_reuses_its_data() {
     assert_eq!(tenants.status(), 200);
     assert!(status.success(), "exit status {status}");
     assert!(dir.path().join("var/postgres/data/PG_VERSION").is_file());
-    assert_eq!(postgres_processes_under(dir.path()), 0, "PostgreSQL still running after SIGTERM");
+    assert_eq!(
+        postgres_processes_under(dir.path()),
+        0,
+        "PostgreSQL still running after SIGTERM"
+    );
 
     // Act: second start reuses the data and the reseller (no new bootstrap credentials).
     let daemon = Daemon::start(&["serve"], &env, dir.path());
     let banner = daemon.wait_for("object store:", Duration::from_secs(90));
     std::thread::sleep(Duration::from_millis(500));
-    let again = client.get(format!("http://127.0.0.1:{port}/v1/tenants")).bearer_auth(&api_key).send().expect("list");
+    let again = client
+        .get(format!("http://127.0.0.1:{port}/v1/tenants"))
+        .bearer_auth(&api_key)
+        .send()
+        .expect("list");
     let mut later: Vec<String> = daemon.lines.try_iter().collect();
     later.extend(banner);
     assert!(daemon.terminate().success());
     assert_eq!(again.status(), 200, "the first start's API key still works");
-    assert!(!later.iter().any(|l| l.contains("bootstrap reseller")), "no second bootstrap reseller: {later:?}");
+    assert!(
+        !later.iter().any(|l| l.contains("bootstrap reseller")),
+        "no second bootstrap reseller: {later:?}"
+    );
 
     // CLI commands work on the same data_dir while serve is not running.
     let out = Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
@@ -161,10 +237,18 @@ fn the_binary_runs_on_embedded_defaults_stops_on_sigterm_and_reuses_its_data() {
         .current_dir(dir.path())
         .output()
         .expect("reseller list");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(list[0]["name"], "default");
-    assert_eq!(postgres_processes_under(dir.path()), 0, "the CLI stops the cluster it started");
+    assert_eq!(
+        postgres_processes_under(dir.path()),
+        0,
+        "the CLI stops the cluster it started"
+    );
 }
 
 #[test]
@@ -175,18 +259,34 @@ fn the_binary_uses_a_configured_database_and_s3_endpoint_and_a_config_file() {
     ema_bridge::embedded::ensure_database(&s.cluster.url("postgres"), &db).expect("db");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    std::fs::write(dir.path().join("custom.toml"), format!("[http]\nbind = \"127.0.0.1:{port}\"\n")).expect("config");
+    std::fs::write(
+        dir.path().join("custom.toml"),
+        format!("[http]\nbind = \"127.0.0.1:{port}\"\n"),
+    )
+    .expect("config");
     let mut env = test_env(&db, &unique("ext-bucket-"));
     env.retain(|(k, _)| k != "EMA_BRIDGE__HTTP__BIND");
 
     // Act: the CLI creates a reseller; serve then answers with its key.
     let out = Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
-        .args(["reseller", "create", "--name", "Ext Reseller", "--json", "--config", "custom.toml"])
+        .args([
+            "reseller",
+            "create",
+            "--name",
+            "Ext Reseller",
+            "--json",
+            "--config",
+            "custom.toml",
+        ])
         .envs(env.iter().cloned())
         .current_dir(dir.path())
         .output()
         .expect("reseller create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let creds: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     for field in ["reseller_id", "api_key", "whmcs_key_id", "whmcs_secret"] {
         assert!(creds[field].is_string(), "{field} missing in {creds}");
@@ -194,7 +294,10 @@ fn the_binary_uses_a_configured_database_and_s3_endpoint_and_a_config_file() {
     let daemon = Daemon::start(&["serve", "--config", "custom.toml"], &env, dir.path());
     daemon.wait_for("listening on", Duration::from_secs(60));
     let client = reqwest::blocking::Client::new();
-    let ready = client.get(format!("http://127.0.0.1:{port}/readyz")).send().expect("readyz");
+    let ready = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .expect("readyz");
     let list = client
         .get(format!("http://127.0.0.1:{port}/v1/tenants"))
         .bearer_auth(creds["api_key"].as_str().expect("key"))
@@ -205,7 +308,10 @@ fn the_binary_uses_a_configured_database_and_s3_endpoint_and_a_config_file() {
     // Assert
     assert_eq!(ready.status(), 200);
     assert_eq!(list.status(), 200);
-    assert!(!dir.path().join("var").exists(), "nothing embedded was started");
+    assert!(
+        !dir.path().join("var").exists(),
+        "nothing embedded was started"
+    );
 }
 
 #[test]
@@ -217,5 +323,8 @@ fn an_invalid_setting_exits_non_zero_naming_the_key() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("http.bind: invalid socket address \"nonsense\""), "{err}");
+    assert!(
+        err.contains("http.bind: invalid socket address \"nonsense\""),
+        "{err}"
+    );
 }

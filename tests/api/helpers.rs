@@ -36,39 +36,61 @@ extern "C" fn cleanup_at_exit() {
 pub fn shared() -> &'static Shared {
     SHARED.get_or_init(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt().with_env_filter("info,ema_bridge=debug").with_test_writer().try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info,ema_bridge=debug")
+                .with_test_writer()
+                .try_init();
         }
         let root = std::env::temp_dir().join(format!("ema-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&root).expect("test root");
         // The PostgreSQL user must be able to enter the folder.
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let options = ClusterOptions {
-            server_settings: [("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off"), ("max_connections", "300")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            server_settings: [
+                ("fsync", "off"),
+                ("synchronous_commit", "off"),
+                ("full_page_writes", "off"),
+                ("max_connections", "300"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         };
         let cluster = Cluster::new(root.join("pg"), options).expect("cluster");
         cluster.start().expect("start the test cluster");
         unsafe {
             libc::atexit(cleanup_at_exit);
         }
-        let credentials = LocalCredentials { access_key_id: "EMATESTKEY".into(), secret_access_key: "ema-test-secret-key-0123456789".into() };
+        let credentials = LocalCredentials {
+            access_key_id: "EMATESTKEY".into(),
+            secret_access_key: "ema-test-secret-key-0123456789".into(),
+        };
         let s3_root = root.join("s3");
         std::fs::create_dir_all(&s3_root).expect("s3 root");
         let (tx, rx) = std::sync::mpsc::channel();
         let creds = credentials.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("s3 runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("s3 runtime");
             rt.block_on(async move {
-                let s3 = LocalS3::serve(s3_root, creds, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.expect("s3 server");
+                let s3 = LocalS3::serve(s3_root, creds, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                    .await
+                    .expect("s3 server");
                 tx.send(s3.endpoint.clone()).expect("send endpoint");
                 std::future::pending::<()>().await;
                 drop(s3);
             });
         });
         let s3_endpoint = rx.recv().expect("s3 endpoint");
-        Shared { root, cluster, s3_endpoint, s3_credentials: credentials }
+        Shared {
+            root,
+            cluster,
+            s3_endpoint,
+            s3_credentials: credentials,
+        }
     })
 }
 
@@ -84,13 +106,25 @@ pub fn test_env(db_name: &str, bucket: &str) -> Vec<(String, String)> {
         ("EMA_BRIDGE__DATABASE__POOL_SIZE", "4".into()),
         ("EMA_BRIDGE__S3__ENDPOINT", s.s3_endpoint.clone()),
         ("EMA_BRIDGE__S3__BUCKET", bucket.into()),
-        ("EMA_BRIDGE__S3__ACCESS_KEY_ID", s.s3_credentials.access_key_id.clone()),
-        ("EMA_BRIDGE__S3__SECRET_ACCESS_KEY", s.s3_credentials.secret_access_key.clone()),
+        (
+            "EMA_BRIDGE__S3__ACCESS_KEY_ID",
+            s.s3_credentials.access_key_id.clone(),
+        ),
+        (
+            "EMA_BRIDGE__S3__SECRET_ACCESS_KEY",
+            s.s3_credentials.secret_access_key.clone(),
+        ),
         ("EMA_BRIDGE__HTTP__BIND", "127.0.0.1:0".into()),
         ("EMA_BRIDGE__HTTP__WORKERS", "1".into()),
         ("EMA_BRIDGE__BASE_DOMAIN", "archive.test".into()),
         ("EMA_BRIDGE__PROVISIONING__LEASE_SECS", "2".into()),
-        ("EMA_BRIDGE__DATA_DIR", s.root.join("unused-data-dir").to_string_lossy().into_owned()),
+        (
+            "EMA_BRIDGE__DATA_DIR",
+            s.root
+                .join("unused-data-dir")
+                .to_string_lossy()
+                .into_owned(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -124,17 +158,29 @@ pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
         .expect("join")
         .expect("test database");
     let mut env = test_env(&db_name, &bucket);
-    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     let settings = Settings::load_from(None, env).expect("settings");
-    let state = connect_state(settings.clone(), &SecretString::from(s.cluster.url(&db_name)), &settings.s3)
-        .await
-        .expect("state");
+    let state = connect_state(
+        settings.clone(),
+        &SecretString::from(s.cluster.url(&db_name)),
+        &settings.s3,
+    )
+    .await
+    .expect("state");
     let app = Application::build(state).await.expect("app");
     let state = app.state().clone();
     let port = app.port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    let reseller = state.db.run(|conn| ema_bridge::reseller::create(conn, "Reseller One")).await.expect("reseller");
+    let reseller = state
+        .db
+        .run(|conn| ema_bridge::reseller::create(conn, "Reseller One"))
+        .await
+        .expect("reseller");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -142,7 +188,10 @@ pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
         db_name,
         bucket,
         reseller,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         handle,
     }
 }
@@ -154,23 +203,35 @@ impl TestApp {
 
     pub async fn another_reseller(&self, name: &str) -> NewCredentials {
         let n = name.to_owned();
-        self.state.db.run(move |conn| ema_bridge::reseller::create(conn, &n)).await.expect("reseller")
+        self.state
+            .db
+            .run(move |conn| ema_bridge::reseller::create(conn, &n))
+            .await
+            .expect("reseller")
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.get(self.url(path)).bearer_auth(&self.reseller.api_key)
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.reseller.api_key)
     }
 
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.post(self.url(path)).bearer_auth(&self.reseller.api_key)
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.reseller.api_key)
     }
 
     pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.patch(self.url(path)).bearer_auth(&self.reseller.api_key)
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(&self.reseller.api_key)
     }
 
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.delete(self.url(path)).bearer_auth(&self.reseller.api_key)
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(&self.reseller.api_key)
     }
 
     /// Creates a tenant through the API and returns its JSON.
@@ -181,7 +242,12 @@ impl TestApp {
             .send()
             .await
             .expect("request");
-        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            201,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
         res.json().await.expect("json")
     }
 
@@ -199,15 +265,20 @@ impl Drop for TestApp {
         // Stop the workers and remove the test's control database; tenant databases go with the
         // cluster at exit.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
-                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle.stop(false)).await;
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_secs(5), handle.stop(false))
+                            .await;
                 });
             }
             use diesel::{Connection, RunQueryDsl};
             if let Ok(mut c) = diesel::PgConnection::establish(&shared().cluster.url("postgres")) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).execute(&mut c);
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                    .execute(&mut c);
             }
         })
         .join();
@@ -227,6 +298,8 @@ pub fn scalar_i64(conn: &mut diesel::PgConnection, sql: &str) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         v: i64,
     }
-    let r: V = diesel::sql_query(sql).get_result(conn).expect("scalar query");
+    let r: V = diesel::sql_query(sql)
+        .get_result(conn)
+        .expect("scalar query");
     r.v
 }

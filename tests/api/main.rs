@@ -3,4 +3,11 @@
 mod helpers;
 
 mod config_and_health;
+mod edge;
+mod edge_browser;
+mod operator;
 mod tenants;
+mod whmcs_e2e;
+mod whmcs_push;
+mod whmcs_signing;
+mod whmcs_support;

@@ -25,11 +25,20 @@ fn every_migration_runs_up_down_and_up_again() {
         let down = c.revert_all_migrations(migrations()).expect("down").len();
         assert_eq!(up, down, "{name}");
         assert_eq!(
-            scalar_i64(&mut c, "SELECT count(*) AS v FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations'"),
+            scalar_i64(
+                &mut c,
+                "SELECT count(*) AS v FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations'"
+            ),
             0,
             "{name}: down leaves no table behind"
         );
-        assert_eq!(c.run_pending_migrations(migrations()).expect("up again").len(), up, "{name}");
+        assert_eq!(
+            c.run_pending_migrations(migrations())
+                .expect("up again")
+                .len(),
+            up,
+            "{name}"
+        );
     }
 }
 
@@ -41,25 +50,60 @@ async fn the_doctor_reports_orphans_and_drift_but_changes_nothing() {
     let orphan_db = format!("ema_t_{}", unique("orphan_"));
     {
         let mut c = app.connect("postgres");
-        diesel::sql_query(format!("CREATE DATABASE \"{orphan_db}\"")).execute(&mut c).expect("orphan db");
+        diesel::sql_query(format!("CREATE DATABASE \"{orphan_db}\""))
+            .execute(&mut c)
+            .expect("orphan db");
     }
     let orphan_prefix = format!("ema-t-{}/", unique("lost-"));
-    app.state.bucket.put(&format!("{orphan_prefix}x.eml"), b"x".to_vec(), "message/rfc822").await.expect("put");
+    app.state
+        .bucket
+        .put(
+            &format!("{orphan_prefix}x.eml"),
+            b"x".to_vec(),
+            "message/rfc822",
+        )
+        .await
+        .expect("put");
     // A tenant whose prefix vanished.
     let gone = unique("noprefix-");
     app.create_tenant(&gone).await;
-    app.state.bucket.delete_prefix(&format!("ema-t-{gone}/")).await.expect("delete");
+    app.state
+        .bucket
+        .delete_prefix(&format!("ema-t-{gone}/"))
+        .await
+        .expect("delete");
 
-    let findings = ema_bridge::operator::diagnose(&app.state).await.expect("doctor");
-    let has = |kind: &str, subject: &str| findings.iter().any(|f| f.kind == kind && f.subject == subject);
+    let findings = ema_bridge::operator::diagnose(&app.state)
+        .await
+        .expect("doctor");
+    let has = |kind: &str, subject: &str| {
+        findings
+            .iter()
+            .any(|f| f.kind == kind && f.subject == subject)
+    };
     assert!(has("orphan_database", &orphan_db), "{findings:?}");
     assert!(has("orphan_prefix", &orphan_prefix), "{findings:?}");
     assert!(has("missing_prefix", &gone), "{findings:?}");
-    assert!(!findings.iter().any(|f| f.subject == slug), "a healthy tenant has no finding: {findings:?}");
+    assert!(
+        !findings.iter().any(|f| f.subject == slug),
+        "a healthy tenant has no finding: {findings:?}"
+    );
     // Nothing was changed.
     let mut c = app.connect("postgres");
-    assert_eq!(scalar_i64(&mut c, &format!("SELECT count(*) AS v FROM pg_database WHERE datname = '{orphan_db}'")), 1);
-    assert!(app.state.bucket.exists(&format!("{orphan_prefix}x.eml")).await.expect("head"));
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            &format!("SELECT count(*) AS v FROM pg_database WHERE datname = '{orphan_db}'")
+        ),
+        1
+    );
+    assert!(
+        app.state
+            .bucket
+            .exists(&format!("{orphan_prefix}x.eml"))
+            .await
+            .expect("head")
+    );
 }
 
 #[test]
@@ -70,8 +114,16 @@ fn cli_tenant_commands_list_migrate_and_delete_with_confirmation() {
     ema_bridge::embedded::ensure_database(&s.cluster.url("postgres"), &db).expect("db");
     let env = test_env(&db, &bucket);
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge")).args(args).envs(env.iter().cloned()).output().expect("run");
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, out, _) = cli(&["reseller", "create", "--name", "Cli", "--json"]);
     assert_eq!(code, Some(0));
@@ -80,9 +132,20 @@ fn cli_tenant_commands_list_migrate_and_delete_with_confirmation() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let slug = unique("cli-");
     rt.block_on(async {
-        let settings = ema_bridge::config::Settings::load_from(None, env.clone()).expect("settings");
-        let state = ema_bridge::startup::connect_state(settings.clone(), &secrecy::SecretString::from(s.cluster.url(&db)), &settings.s3).await.expect("state");
-        let reseller_id: uuid::Uuid = creds["reseller_id"].as_str().expect("id").parse().expect("uuid");
+        let settings =
+            ema_bridge::config::Settings::load_from(None, env.clone()).expect("settings");
+        let state = ema_bridge::startup::connect_state(
+            settings.clone(),
+            &secrecy::SecretString::from(s.cluster.url(&db)),
+            &settings.s3,
+        )
+        .await
+        .expect("state");
+        let reseller_id: uuid::Uuid = creds["reseller_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
         ema_bridge::provisioning::create(
             &state,
             &ema_bridge::audit::Actor::Operator,
@@ -111,10 +174,32 @@ fn cli_tenant_commands_list_migrate_and_delete_with_confirmation() {
     assert_eq!(code, Some(1));
     assert!(err.contains("suspend it first"), "{err}");
     rt.block_on(async {
-        let settings = ema_bridge::config::Settings::load_from(None, env.clone()).expect("settings");
-        let state = ema_bridge::startup::connect_state(settings.clone(), &secrecy::SecretString::from(s.cluster.url(&db)), &settings.s3).await.expect("state");
-        let t = state.db.run({ let s = slug.clone(); move |c| ema_bridge::tenant::repo::by_slug(c, &s) }).await.expect("row").expect("tenant");
-        ema_bridge::provisioning::suspend(&state, &ema_bridge::audit::Actor::Operator, t.id, Some("cancelled".into())).await.expect("suspend");
+        let settings =
+            ema_bridge::config::Settings::load_from(None, env.clone()).expect("settings");
+        let state = ema_bridge::startup::connect_state(
+            settings.clone(),
+            &secrecy::SecretString::from(s.cluster.url(&db)),
+            &settings.s3,
+        )
+        .await
+        .expect("state");
+        let t = state
+            .db
+            .run({
+                let s = slug.clone();
+                move |c| ema_bridge::tenant::repo::by_slug(c, &s)
+            })
+            .await
+            .expect("row")
+            .expect("tenant");
+        ema_bridge::provisioning::suspend(
+            &state,
+            &ema_bridge::audit::Actor::Operator,
+            t.id,
+            Some("cancelled".into()),
+        )
+        .await
+        .expect("suspend");
     });
     let (code, _, err) = cli(&["tenant", "delete", &slug, "--confirm", "nope"]);
     assert_eq!(code, Some(1));
@@ -123,5 +208,8 @@ fn cli_tenant_commands_list_migrate_and_delete_with_confirmation() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("deleted tenant"), "{out}");
     let (_, out, _) = cli(&["tenant", "audit", &slug]);
-    assert!(out.contains("tenant.deleted"), "the audit trail outlives the tenant: {out}");
+    assert!(
+        out.contains("tenant.deleted"),
+        "the audit trail outlives the tenant: {out}"
+    );
 }

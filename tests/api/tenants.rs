@@ -8,7 +8,13 @@ use crate::helpers::{TestApp, scalar_i64, shared, spawn_app, unique};
 
 fn database_exists(app: &TestApp, name: &str) -> bool {
     let mut c = app.connect("postgres");
-    scalar_i64(&mut c, &format!("SELECT count(*) AS v FROM pg_database WHERE datname = '{}'", name.replace('\'', "''"))) == 1
+    scalar_i64(
+        &mut c,
+        &format!(
+            "SELECT count(*) AS v FROM pg_database WHERE datname = '{}'",
+            name.replace('\'', "''")
+        ),
+    ) == 1
 }
 
 fn tables_of(app: &TestApp, db: &str) -> Vec<String> {
@@ -18,9 +24,11 @@ fn tables_of(app: &TestApp, db: &str) -> Vec<String> {
         tablename: String,
     }
     let mut c = app.connect(db);
-    let rows: Vec<T> = diesel::sql_query("SELECT tablename::text AS tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        .load(&mut c)
-        .expect("tables");
+    let rows: Vec<T> = diesel::sql_query(
+        "SELECT tablename::text AS tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .load(&mut c)
+    .expect("tables");
     rows.into_iter().map(|t| t.tablename).collect()
 }
 
@@ -31,7 +39,10 @@ async fn tenant_rows(app: &TestApp, slug: &str) -> i64 {
         .run(move |conn| {
             use diesel::prelude::*;
             use ema_bridge::db::schema::tenants;
-            tenants::table.filter(tenants::slug.eq(s)).count().get_result::<i64>(conn)
+            tenants::table
+                .filter(tenants::slug.eq(s))
+                .count()
+                .get_result::<i64>(conn)
         })
         .await
         .expect("count")
@@ -47,23 +58,49 @@ async fn creating_a_tenant_allocates_its_database_tables_prefix_and_subdomain() 
     // Assert: the answer
     assert_eq!(body["slug"], slug.as_str());
     assert_eq!(body["status"], "active");
-    assert_eq!(body["url"], format!("http://{slug}.archive.test:{}", app.port).as_str());
+    assert_eq!(
+        body["url"],
+        format!("http://{slug}.archive.test:{}", app.port).as_str()
+    );
     // the database, named exactly, with the tenant tables and its admin
     let db = format!("ema_t_{}", slug.replace('-', "_"));
     assert!(database_exists(&app, &db));
     let tables = tables_of(&app, &db);
-    for t in ["users", "messages", "settings", "audit_log", "__diesel_schema_migrations"] {
+    for t in [
+        "users",
+        "messages",
+        "settings",
+        "audit_log",
+        "__diesel_schema_migrations",
+    ] {
         assert!(tables.contains(&t.to_string()), "{t} missing in {tables:?}");
     }
     let mut c = app.connect(&db);
-    assert_eq!(scalar_i64(&mut c, "SELECT count(*) AS v FROM users WHERE role = 'admin' AND enabled"), 1);
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) AS v FROM users WHERE role = 'admin' AND enabled"
+        ),
+        1
+    );
     // the prefix, with its marker object
-    let marker = app.state.bucket.get(&format!("ema-t-{slug}/.ema-tenant.json")).await.expect("get").expect("marker exists");
+    let marker = app
+        .state
+        .bucket
+        .get(&format!("ema-t-{slug}/.ema-tenant.json"))
+        .await
+        .expect("get")
+        .expect("marker exists");
     let marker: Value = serde_json::from_slice(&marker.0).expect("json");
     assert_eq!(marker["slug"], slug.as_str());
     // the audit trail names the reseller's key as actor
     let s = slug.clone();
-    let events = app.state.db.run(move |conn| ema_bridge::audit::for_tenant(conn, &s)).await.expect("audit");
+    let events = app
+        .state
+        .db
+        .run(move |conn| ema_bridge::audit::for_tenant(conn, &s))
+        .await
+        .expect("audit");
     assert!(events.iter().any(|e| e.action == "tenant.created"));
     assert!(events.iter().any(|e| e.actor == "api_key:Reseller One"));
 }
@@ -76,25 +113,65 @@ async fn list_shows_each_tenants_fields_and_pages_with_a_cursor() {
         app.create_tenant(&format!("{base}-{i}")).await;
     }
     // Act: pages of two
-    let first: Value = app.get("/v1/tenants?limit=2").send().await.expect("list").json().await.expect("json");
-    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
-    let second: Value = app.get(&format!("/v1/tenants?limit=2&cursor={cursor}")).send().await.expect("list").json().await.expect("json");
+    let first: Value = app
+        .get("/v1/tenants?limit=2")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let second: Value = app
+        .get(&format!("/v1/tenants?limit=2&cursor={cursor}"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     // Assert
     assert_eq!(first["items"].as_array().expect("items").len(), 2);
     assert_eq!(second["items"].as_array().expect("items").len(), 1);
-    assert!(second.get("next_cursor").is_none(), "no cursor on the last page");
+    assert!(
+        second.get("next_cursor").is_none(),
+        "no cursor on the last page"
+    );
     let item = &first["items"][0];
-    for field in ["slug", "name", "status", "users", "storage_bytes", "created_at"] {
+    for field in [
+        "slug",
+        "name",
+        "status",
+        "users",
+        "storage_bytes",
+        "created_at",
+    ] {
         assert!(item.get(field).is_some(), "{field} missing in {item}");
     }
     // Usage shows in the list once the collector ran (no per-request fan-out).
-    ema_bridge::usage::collect_once(&app.state).await.expect("collect");
-    let again: Value = app.get("/v1/tenants?limit=1").send().await.expect("list").json().await.expect("json");
+    ema_bridge::usage::collect_once(&app.state)
+        .await
+        .expect("collect");
+    let again: Value = app
+        .get("/v1/tenants?limit=1")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(again["items"][0]["users"], 1);
     assert!(again["items"][0]["storage_bytes"].as_i64().expect("bytes") > 1_000_000);
     // Bad paging input
     for q in ["limit=0", "limit=201", "cursor=not-a-cursor", "limit=x"] {
-        let res = app.get(&format!("/v1/tenants?{q}")).send().await.expect("list");
+        let res = app
+            .get(&format!("/v1/tenants?{q}"))
+            .send()
+            .await
+            .expect("list");
         assert_eq!(res.status(), 422, "{q}");
     }
 }
@@ -117,16 +194,38 @@ async fn update_changes_name_and_branding_but_never_the_slug() {
     assert_eq!(t["branding"]["custom_name"], "Acme Archive");
     assert_eq!(t["branding"]["primary_color"], "#ff8800");
     // The slug cannot change
-    let res = app.patch(&format!("/v1/tenants/{slug}")).json(&json!({"slug": "other-slug"})).send().await.expect("patch");
+    let res = app
+        .patch(&format!("/v1/tenants/{slug}"))
+        .json(&json!({"slug": "other-slug"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(res.status(), 409);
     let p: Value = res.json().await.expect("json");
     assert_eq!(p["code"], "slug_immutable");
     // Bad values change nothing
-    for body in [json!({"branding": {"primary_color": "orange"}}), json!({"name": ""}), json!({"unknown": 1}), json!({"branding": {"custom_name": "x".repeat(101)}})] {
-        let res = app.patch(&format!("/v1/tenants/{slug}")).json(&body).send().await.expect("patch");
+    for body in [
+        json!({"branding": {"primary_color": "orange"}}),
+        json!({"name": ""}),
+        json!({"unknown": 1}),
+        json!({"branding": {"custom_name": "x".repeat(101)}}),
+    ] {
+        let res = app
+            .patch(&format!("/v1/tenants/{slug}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("patch");
         assert_eq!(res.status(), 422, "{body}");
     }
-    let t: Value = app.get(&format!("/v1/tenants/{slug}")).send().await.expect("get").json().await.expect("json");
+    let t: Value = app
+        .get(&format!("/v1/tenants/{slug}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(t["name"], "Acme Corporation");
     assert_eq!(t["branding"]["primary_color"], "#ff8800");
     // Removing an override with null
@@ -149,11 +248,24 @@ async fn logo_uploads_are_content_checked_and_stored_under_the_prefix() {
     app.create_tenant(&slug).await;
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend([0u8; 64]);
-    let res = app.client.put(app.url(&format!("/v1/tenants/{slug}/branding/logo"))).bearer_auth(&app.reseller.api_key).body(png.clone()).send().await.expect("put");
+    let res = app
+        .client
+        .put(app.url(&format!("/v1/tenants/{slug}/branding/logo")))
+        .bearer_auth(&app.reseller.api_key)
+        .body(png.clone())
+        .send()
+        .await
+        .expect("put");
     assert_eq!(res.status(), 200);
     let t: Value = res.json().await.expect("json");
     assert_eq!(t["branding"]["logo"], true);
-    let stored = app.state.bucket.get(&format!("ema-t-{slug}/branding/logo.png")).await.expect("get").expect("stored");
+    let stored = app
+        .state
+        .bucket
+        .get(&format!("ema-t-{slug}/branding/logo.png"))
+        .await
+        .expect("get")
+        .expect("stored");
     assert_eq!(stored.0, png);
     // Not an image, a scripted SVG, too large
     for (body, status) in [
@@ -161,13 +273,30 @@ async fn logo_uploads_are_content_checked_and_stored_under_the_prefix() {
         (b"<svg><script>alert(1)</script></svg>".to_vec(), 415),
         (vec![0x89; 600 * 1024], 413),
     ] {
-        let res = app.client.put(app.url(&format!("/v1/tenants/{slug}/branding/favicon"))).bearer_auth(&app.reseller.api_key).body(body).send().await.expect("put");
+        let res = app
+            .client
+            .put(app.url(&format!("/v1/tenants/{slug}/branding/favicon")))
+            .bearer_auth(&app.reseller.api_key)
+            .body(body)
+            .send()
+            .await
+            .expect("put");
         assert_eq!(res.status(), status);
     }
     // Removal deletes the object
-    let res = app.delete(&format!("/v1/tenants/{slug}/branding/logo")).send().await.expect("delete");
+    let res = app
+        .delete(&format!("/v1/tenants/{slug}/branding/logo"))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(res.status(), 200);
-    assert!(!app.state.bucket.exists(&format!("ema-t-{slug}/branding/logo.png")).await.expect("head"));
+    assert!(
+        !app.state
+            .bucket
+            .exists(&format!("ema-t-{slug}/branding/logo.png"))
+            .await
+            .expect("head")
+    );
 }
 
 #[tokio::test]
@@ -177,14 +306,29 @@ async fn suspend_and_unsuspend_are_idempotent_and_keep_every_byte() {
     app.create_tenant(&slug).await;
     let db = format!("ema_t_{}", slug.replace('-', "_"));
     let key = format!("ema-t-{slug}/messages/ab/abcdef.eml");
-    app.state.bucket.put(&key, b"Subject: kept\r\n\r\nbody".to_vec(), "message/rfc822").await.expect("put");
+    app.state
+        .bucket
+        .put(
+            &key,
+            b"Subject: kept\r\n\r\nbody".to_vec(),
+            "message/rfc822",
+        )
+        .await
+        .expect("put");
     {
         let mut c = app.connect(&db);
-        diesel::sql_query("INSERT INTO settings (key, value) VALUES ('retention', '\"10y\"')").execute(&mut c).expect("insert");
+        diesel::sql_query("INSERT INTO settings (key, value) VALUES ('retention', '\"10y\"')")
+            .execute(&mut c)
+            .expect("insert");
     }
     // Act: suspend twice
     for _ in 0..2 {
-        let res = app.post(&format!("/v1/tenants/{slug}/suspend")).json(&json!({"reason": "overdue invoice 1042"})).send().await.expect("suspend");
+        let res = app
+            .post(&format!("/v1/tenants/{slug}/suspend"))
+            .json(&json!({"reason": "overdue invoice 1042"}))
+            .send()
+            .await
+            .expect("suspend");
         assert_eq!(res.status(), 200);
         let t: Value = res.json().await.expect("json");
         assert_eq!(t["status"], "suspended");
@@ -194,26 +338,59 @@ async fn suspend_and_unsuspend_are_idempotent_and_keep_every_byte() {
     {
         let mut c = app.connect(&db);
         assert_eq!(scalar_i64(&mut c, "SELECT count(*) AS v FROM settings"), 1);
-        diesel::sql_query("INSERT INTO settings (key, value) VALUES ('during', 'true')").execute(&mut c).expect("still writable");
+        diesel::sql_query("INSERT INTO settings (key, value) VALUES ('during', 'true')")
+            .execute(&mut c)
+            .expect("still writable");
     }
     assert!(app.state.bucket.exists(&key).await.expect("head"));
     // Unsuspend twice
     for _ in 0..2 {
-        let res = app.post(&format!("/v1/tenants/{slug}/unsuspend")).send().await.expect("unsuspend");
+        let res = app
+            .post(&format!("/v1/tenants/{slug}/unsuspend"))
+            .send()
+            .await
+            .expect("unsuspend");
         assert_eq!(res.status(), 200);
         let t: Value = res.json().await.expect("json");
         assert_eq!(t["status"], "active");
-        assert!(t["suspension"]["until"].is_string(), "the last suspension is shown: {t}");
+        assert!(
+            t["suspension"]["until"].is_string(),
+            "the last suspension is shown: {t}"
+        );
     }
     let mut c = app.connect(&db);
     assert_eq!(scalar_i64(&mut c, "SELECT count(*) AS v FROM settings"), 2);
     assert!(app.state.bucket.exists(&key).await.expect("head"));
     // The audit trail has one suspend and one unsuspend (repeats change nothing).
     let s = slug.clone();
-    let events = app.state.db.run(move |conn| ema_bridge::audit::for_tenant(conn, &s)).await.expect("audit");
-    assert_eq!(events.iter().filter(|e| e.action == "tenant.suspended").count(), 1);
-    assert_eq!(events.iter().filter(|e| e.action == "tenant.unsuspended").count(), 1);
-    assert_eq!(events.iter().find(|e| e.action == "tenant.suspended").and_then(|e| e.reason.clone()).as_deref(), Some("overdue invoice 1042"));
+    let events = app
+        .state
+        .db
+        .run(move |conn| ema_bridge::audit::for_tenant(conn, &s))
+        .await
+        .expect("audit");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "tenant.suspended")
+            .count(),
+        1
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "tenant.unsuspended")
+            .count(),
+        1
+    );
+    assert_eq!(
+        events
+            .iter()
+            .find(|e| e.action == "tenant.suspended")
+            .and_then(|e| e.reason.clone())
+            .as_deref(),
+        Some("overdue invoice 1042")
+    );
 }
 
 #[tokio::test]
@@ -221,7 +398,11 @@ async fn deletion_is_refused_through_the_api_and_points_to_support() {
     let app = spawn_app().await;
     let slug = unique("del-");
     app.create_tenant(&slug).await;
-    let res = app.delete(&format!("/v1/tenants/{slug}")).send().await.expect("delete");
+    let res = app
+        .delete(&format!("/v1/tenants/{slug}"))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(res.status(), 403);
     let p: Value = res.json().await.expect("json");
     assert_eq!(p["code"], "deletion_requires_support");
@@ -253,16 +434,40 @@ async fn a_reseller_never_sees_another_resellers_tenants() {
             .expect("request");
         assert_eq!(res.status(), 404, "{method} {path}");
     }
-    let list: Value = app.client.get(app.url("/v1/tenants")).bearer_auth(&other.api_key).send().await.expect("list").json().await.expect("json");
+    let list: Value = app
+        .client
+        .get(app.url("/v1/tenants"))
+        .bearer_auth(&other.api_key)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(list["items"].as_array().expect("items").len(), 0);
-    let t: Value = app.get(&format!("/v1/tenants/{slug}")).send().await.expect("get").json().await.expect("json");
-    assert_eq!(t["status"], "active", "the other reseller's suspend did nothing");
+    let t: Value = app
+        .get(&format!("/v1/tenants/{slug}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        t["status"], "active",
+        "the other reseller's suspend did nothing"
+    );
 }
 
 #[tokio::test]
 async fn requests_without_a_valid_api_key_are_unauthorized() {
     let app = spawn_app().await;
-    for auth in [None, Some("Bearer nope"), Some("Basic abc"), Some("Bearer ")] {
+    for auth in [
+        None,
+        Some("Bearer nope"),
+        Some("Basic abc"),
+        Some("Bearer "),
+    ] {
         let mut req = app.client.get(app.url("/v1/tenants"));
         if let Some(a) = auth {
             req = req.header("Authorization", a);
@@ -306,11 +511,23 @@ async fn every_invalid_slug_is_refused_clearly_and_leaves_nothing_behind() {
         assert_eq!(res.status(), status, "{slug}");
         let p: Value = res.json().await.expect("json");
         assert_eq!(p["code"], code, "{slug}");
-        assert!(p["detail"].as_str().expect("detail").len() > 20, "a sentence, not a code: {p}");
+        assert!(
+            p["detail"].as_str().expect("detail").len() > 20,
+            "a sentence, not a code: {p}"
+        );
         if slug != taken {
             assert_eq!(tenant_rows(&app, &slug).await, 0);
-            assert!(!database_exists(&app, &format!("ema_t_{}", slug.replace('-', "_"))));
-            assert!(!app.state.bucket.exists(&format!("ema-t-{slug}/.ema-tenant.json")).await.unwrap_or(false));
+            assert!(!database_exists(
+                &app,
+                &format!("ema_t_{}", slug.replace('-', "_"))
+            ));
+            assert!(
+                !app.state
+                    .bucket
+                    .exists(&format!("ema-t-{slug}/.ema-tenant.json"))
+                    .await
+                    .unwrap_or(false)
+            );
         }
     }
     // The taken slug still belongs to the first reseller only.
@@ -324,11 +541,25 @@ async fn every_invalid_slug_is_refused_clearly_and_leaves_nothing_behind() {
         json!({"slug": unique("x-"), "name": "X", "admin": {"email": "a@b.example", "password": "short"}}),
         json!({"slug": unique("x-"), "name": "X", "colour": "red"}),
     ] {
-        let res = app.post("/v1/tenants").json(&body).send().await.expect("create");
+        let res = app
+            .post("/v1/tenants")
+            .json(&body)
+            .send()
+            .await
+            .expect("create");
         assert_eq!(res.status(), 422, "{body}");
-        assert_eq!(tenant_rows(&app, body["slug"].as_str().expect("slug")).await, 0);
+        assert_eq!(
+            tenant_rows(&app, body["slug"].as_str().expect("slug")).await,
+            0
+        );
     }
-    let res = app.post("/v1/tenants").header("content-type", "application/json").body("{not json").send().await.expect("create");
+    let res = app
+        .post("/v1/tenants")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("create");
     assert_eq!(res.status(), 422);
 }
 
@@ -338,9 +569,21 @@ async fn the_slug_check_tells_order_forms_whether_a_slug_is_valid_and_free() {
     let taken = unique("chk-");
     app.create_tenant(&taken).await;
     let free = unique("free-");
-    let cases = [(free.as_str(), true, true), (taken.as_str(), true, false), ("Bad_Slug", false, false), ("www", false, false)];
+    let cases = [
+        (free.as_str(), true, true),
+        (taken.as_str(), true, false),
+        ("Bad_Slug", false, false),
+        ("www", false, false),
+    ];
     for (slug, valid, available) in cases {
-        let r: Value = app.get(&format!("/v1/slugs/{slug}")).send().await.expect("check").json().await.expect("json");
+        let r: Value = app
+            .get(&format!("/v1/slugs/{slug}"))
+            .send()
+            .await
+            .expect("check")
+            .json()
+            .await
+            .expect("json");
         assert_eq!(r["valid"], valid, "{slug}");
         assert_eq!(r["available"], available, "{slug}");
         if !available {
@@ -354,17 +597,44 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     let app = spawn_app().await;
     let slug = unique("idem-");
     let body = json!({"slug": slug, "name": "Idem"});
-    let first = app.post("/v1/tenants").header("Idempotency-Key", "order-42").json(&body).send().await.expect("create");
+    let first = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "order-42")
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.expect("json");
-    let again = app.post("/v1/tenants").header("Idempotency-Key", "order-42").json(&body).send().await.expect("create");
+    let again = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "order-42")
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.expect("json"), first);
-    let other = app.post("/v1/tenants").header("Idempotency-Key", "order-42").json(&json!({"slug": unique("idem-"), "name": "Other"})).send().await.expect("create");
+    let other = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "order-42")
+        .json(&json!({"slug": unique("idem-"), "name": "Other"}))
+        .send()
+        .await
+        .expect("create");
     assert_eq!(other.status(), 422);
-    assert_eq!(other.json::<Value>().await.expect("json")["code"], "idempotency_key_reused");
-    let bad = app.post("/v1/tenants").header("Idempotency-Key", "has space").json(&body).send().await.expect("create");
+    assert_eq!(
+        other.json::<Value>().await.expect("json")["code"],
+        "idempotency_key_reused"
+    );
+    let bad = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "has space")
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
     assert_eq!(bad.status(), 400);
     assert_eq!(tenant_rows(&app, &slug).await, 1);
 }
@@ -375,19 +645,40 @@ async fn twenty_concurrent_creates_of_one_slug_make_one_tenant() {
     let slug = unique("race-");
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let req = app.post("/v1/tenants").json(&json!({"slug": slug, "name": format!("Racer {i}")}));
-        tasks.push(tokio::spawn(async move { req.send().await.expect("create").status().as_u16() }));
+        let req = app
+            .post("/v1/tenants")
+            .json(&json!({"slug": slug, "name": format!("Racer {i}")}));
+        tasks.push(tokio::spawn(async move {
+            req.send().await.expect("create").status().as_u16()
+        }));
     }
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await.expect("join"));
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
     assert_eq!(tenant_rows(&app, &slug).await, 1);
-    assert!(database_exists(&app, &format!("ema_t_{}", slug.replace('-', "_"))));
+    assert!(database_exists(
+        &app,
+        &format!("ema_t_{}", slug.replace('-', "_"))
+    ));
     let mut c = app.connect("postgres");
-    assert_eq!(scalar_i64(&mut c, "SELECT count(*) AS v FROM pg_database WHERE datname LIKE 'ema\\_p\\_%'"), 0, "no pending clone left");
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) AS v FROM pg_database WHERE datname LIKE 'ema\\_p\\_%'"
+        ),
+        0,
+        "no pending clone left"
+    );
 }
 
 #[tokio::test]
@@ -417,7 +708,13 @@ async fn paging_through_ten_thousand_tenants_during_creates_returns_each_exactly
         let p = prefix.clone();
         tokio::spawn(async move {
             for i in 0..5 {
-                let res = req_base.post(&url).bearer_auth(&key).json(&json!({"slug": format!("{p}-new{i}"), "name": "New"})).send().await.expect("create");
+                let res = req_base
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&json!({"slug": format!("{p}-new{i}"), "name": "New"}))
+                    .send()
+                    .await
+                    .expect("create");
                 assert_eq!(res.status(), 201);
             }
         })
@@ -429,9 +726,18 @@ async fn paging_through_ten_thousand_tenants_during_creates_returns_each_exactly
             Some(c) => format!("/v1/tenants?limit=200&cursor={c}"),
             None => "/v1/tenants?limit=200".to_string(),
         };
-        let page: Value = app.get(&path).send().await.expect("page").json().await.expect("json");
+        let page: Value = app
+            .get(&path)
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("json");
         for item in page["items"].as_array().expect("items") {
-            *seen.entry(item["slug"].as_str().expect("slug").to_owned()).or_insert(0) += 1;
+            *seen
+                .entry(item["slug"].as_str().expect("slug").to_owned())
+                .or_insert(0) += 1;
         }
         match page.get("next_cursor").and_then(Value::as_str) {
             Some(c) => cursor = Some(c.to_owned()),
@@ -441,7 +747,11 @@ async fn paging_through_ten_thousand_tenants_during_creates_returns_each_exactly
     creator.await.expect("creator");
     // Assert: every seeded tenant exactly once; nothing twice.
     for g in 1..=10000 {
-        assert_eq!(seen.get(&format!("{prefix}-{g:05}")), Some(&1), "tenant {g}");
+        assert_eq!(
+            seen.get(&format!("{prefix}-{g:05}")),
+            Some(&1),
+            "tenant {g}"
+        );
     }
     assert!(seen.values().all(|n| *n == 1));
 }
@@ -453,29 +763,75 @@ async fn usage_counts_users_and_storage_and_marks_sandbox_and_suspended_tenants_
     let sandbox = unique("sbx-");
     let susp = unique("sus-");
     app.create_tenant(&live).await;
-    let res = app.post("/v1/tenants").json(&json!({"slug": sandbox, "name": "Test", "sandbox": true})).send().await.expect("sandbox");
+    let res = app
+        .post("/v1/tenants")
+        .json(&json!({"slug": sandbox, "name": "Test", "sandbox": true}))
+        .send()
+        .await
+        .expect("sandbox");
     assert_eq!(res.status(), 201);
     app.create_tenant(&susp).await;
-    app.post(&format!("/v1/tenants/{susp}/suspend")).send().await.expect("suspend");
+    app.post(&format!("/v1/tenants/{susp}/suspend"))
+        .send()
+        .await
+        .expect("suspend");
     // Two more users in the live tenant, one of them disabled.
     {
         let mut c = app.connect(&format!("ema_t_{}", live.replace('-', "_")));
         diesel::sql_query("INSERT INTO users (email, enabled) VALUES ('u1@x.example', true), ('u2@x.example', false)").execute(&mut c).expect("users");
     }
-    app.state.bucket.put(&format!("ema-t-{live}/messages/aa/aa.eml"), vec![b'x'; 5000], "message/rfc822").await.expect("put");
+    app.state
+        .bucket
+        .put(
+            &format!("ema-t-{live}/messages/aa/aa.eml"),
+            vec![b'x'; 5000],
+            "message/rfc822",
+        )
+        .await
+        .expect("put");
     // Act
-    ema_bridge::usage::collect_once(&app.state).await.expect("collect");
-    let u: Value = app.get(&format!("/v1/tenants/{live}/usage")).send().await.expect("usage").json().await.expect("json");
-    let all: Value = app.get("/v1/usage").send().await.expect("usage").json().await.expect("json");
+    ema_bridge::usage::collect_once(&app.state)
+        .await
+        .expect("collect");
+    let u: Value = app
+        .get(&format!("/v1/tenants/{live}/usage"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
+    let all: Value = app
+        .get("/v1/usage")
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
     // Assert
     assert_eq!(u["users"], 3);
     assert_eq!(u["active_users"], 2);
     assert!(u["s3_bytes"].as_i64().expect("s3") >= 5000);
     assert!(u["db_bytes"].as_i64().expect("db") > 1_000_000);
-    assert_eq!(u["storage_bytes"].as_i64(), Some(u["s3_bytes"].as_i64().unwrap_or(0) + u["db_bytes"].as_i64().unwrap_or(0)));
+    assert_eq!(
+        u["storage_bytes"].as_i64(),
+        Some(u["s3_bytes"].as_i64().unwrap_or(0) + u["db_bytes"].as_i64().unwrap_or(0))
+    );
     assert_eq!(u["billable"], true);
-    assert_eq!(u["licences"], 2, "max(2 active users, ceil(storage / 10 GB) = 1)");
-    let by_slug = |s: &str| all["items"].as_array().expect("items").iter().find(|i| i["slug"] == s).cloned().expect("item");
+    assert_eq!(
+        u["licences"], 2,
+        "max(2 active users, ceil(storage / 10 GB) = 1)"
+    );
+    let by_slug = |s: &str| {
+        all["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["slug"] == s)
+            .cloned()
+            .expect("item")
+    };
     assert_eq!(by_slug(&sandbox)["billable"], false);
     assert_eq!(by_slug(&sandbox)["not_billable_reason"], "sandbox");
     assert_eq!(by_slug(&susp)["billable"], false);
@@ -485,23 +841,40 @@ async fn usage_counts_users_and_storage_and_marks_sandbox_and_suspended_tenants_
 #[tokio::test]
 async fn the_openapi_document_matches_the_routes() {
     let app = spawn_app().await;
-    let doc: Value = app.client.get(app.url("/v1/openapi.json")).send().await.expect("doc").json().await.expect("json");
+    let doc: Value = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
     let paths = doc["paths"].as_object().expect("paths");
     let mut documented = std::collections::BTreeSet::new();
     for (path, ops) in paths {
         for method in ops.as_object().expect("ops").keys() {
             documented.insert(format!("{} {path}", method.to_uppercase()));
             // Every documented operation is routed (not the catch-all "No such endpoint").
-            let concrete = path.replace("{slug}", "nosuchtenant").replace("{asset}", "logo").replace("{id}", "00000000-0000-0000-0000-000000000000");
+            let concrete = path
+                .replace("{slug}", "nosuchtenant")
+                .replace("{asset}", "logo")
+                .replace("{id}", "00000000-0000-0000-0000-000000000000");
             let res = app
                 .client
-                .request(method.to_uppercase().parse().expect("method"), app.url(&concrete))
+                .request(
+                    method.to_uppercase().parse().expect("method"),
+                    app.url(&concrete),
+                )
                 .bearer_auth(&app.reseller.api_key)
                 .send()
                 .await
                 .expect("request");
             let body: Value = res.json().await.unwrap_or(Value::Null);
-            assert_ne!(body["detail"], "No such endpoint.", "{method} {path} is documented but not routed");
+            assert_ne!(
+                body["detail"], "No such endpoint.",
+                "{method} {path} is documented but not routed"
+            );
         }
     }
     // Every routed operation is documented.
@@ -519,7 +892,10 @@ async fn the_openapi_document_matches_the_routes() {
         "GET /v1/usage",
         "GET /v1/slugs/{slug}",
     ] {
-        assert!(documented.contains(route), "{route} is routed but not documented: {documented:?}");
+        assert!(
+            documented.contains(route),
+            "{route} is routed but not documented: {documented:?}"
+        );
     }
 }
 
@@ -530,19 +906,48 @@ async fn a_database_that_is_not_ours_is_never_adopted_nor_dropped() {
     let db = format!("ema_t_{}", slug.replace('-', "_"));
     {
         let mut c = app.connect("postgres");
-        diesel::sql_query(format!("CREATE DATABASE \"{db}\"")).execute(&mut c).expect("foreign db");
+        diesel::sql_query(format!("CREATE DATABASE \"{db}\""))
+            .execute(&mut c)
+            .expect("foreign db");
     }
-    let res = app.post("/v1/tenants").json(&json!({"slug": slug, "name": "Clash"})).send().await.expect("create");
+    let res = app
+        .post("/v1/tenants")
+        .json(&json!({"slug": slug, "name": "Clash"}))
+        .send()
+        .await
+        .expect("create");
     assert_eq!(res.status(), 202);
     let t: Value = res.json().await.expect("json");
     assert_eq!(t["status"], "failed", "parked for support, not active");
-    assert!(database_exists(&app, &db), "the foreign database is untouched");
-    let findings = ema_bridge::operator::diagnose(&app.state).await.expect("doctor");
-    assert!(findings.iter().any(|f| f.kind == "foreign_database" && f.subject == db), "{findings:?}");
-    assert!(findings.iter().any(|f| f.kind == "failed_tenant" && f.subject == slug));
+    assert!(
+        database_exists(&app, &db),
+        "the foreign database is untouched"
+    );
+    let findings = ema_bridge::operator::diagnose(&app.state)
+        .await
+        .expect("doctor");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.kind == "foreign_database" && f.subject == db),
+        "{findings:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.kind == "failed_tenant" && f.subject == slug)
+    );
     // The operator can delete the parked tenant: the foreign database stays.
-    let removed = ema_bridge::provisioning::delete(&app.state, &ema_bridge::domain::Slug::parse(&slug).expect("slug"), &slug).await;
-    assert!(removed.is_err(), "refuses to drop a database without our marker");
+    let removed = ema_bridge::provisioning::delete(
+        &app.state,
+        &ema_bridge::domain::Slug::parse(&slug).expect("slug"),
+        &slug,
+    )
+    .await;
+    assert!(
+        removed.is_err(),
+        "refuses to drop a database without our marker"
+    );
     assert!(database_exists(&app, &db));
 }
 
@@ -554,30 +959,67 @@ async fn the_operator_deletes_only_suspended_tenants_and_keeps_the_audit_record(
     let parsed = ema_bridge::domain::Slug::parse(&slug).expect("slug");
     let db = parsed.database_name();
     // Active: refused. Wrong confirmation: refused.
-    assert!(ema_bridge::provisioning::delete(&app.state, &parsed, &slug).await.is_err());
-    app.post(&format!("/v1/tenants/{slug}/suspend")).send().await.expect("suspend");
-    assert!(ema_bridge::provisioning::delete(&app.state, &parsed, "wrong").await.is_err());
+    assert!(
+        ema_bridge::provisioning::delete(&app.state, &parsed, &slug)
+            .await
+            .is_err()
+    );
+    app.post(&format!("/v1/tenants/{slug}/suspend"))
+        .send()
+        .await
+        .expect("suspend");
+    assert!(
+        ema_bridge::provisioning::delete(&app.state, &parsed, "wrong")
+            .await
+            .is_err()
+    );
     assert!(database_exists(&app, &db));
     // Act
-    let removed = ema_bridge::provisioning::delete(&app.state, &parsed, &slug).await.expect("delete");
+    let removed = ema_bridge::provisioning::delete(&app.state, &parsed, &slug)
+        .await
+        .expect("delete");
     // Assert
     assert!(removed.iter().any(|r| r == &db), "{removed:?}");
     assert!(!database_exists(&app, &db));
-    assert!(app.state.bucket.prefix_usage(&parsed.s3_prefix()).await.expect("list").objects == 0);
+    assert!(
+        app.state
+            .bucket
+            .prefix_usage(&parsed.s3_prefix())
+            .await
+            .expect("list")
+            .objects
+            == 0
+    );
     assert_eq!(tenant_rows(&app, &slug).await, 0);
     let s = slug.clone();
-    let events = app.state.db.run(move |conn| ema_bridge::audit::for_tenant(conn, &s)).await.expect("audit");
-    assert!(events.iter().any(|e| e.action == "tenant.deleted" && e.actor == "operator"));
+    let events = app
+        .state
+        .db
+        .run(move |conn| ema_bridge::audit::for_tenant(conn, &s))
+        .await
+        .expect("audit");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "tenant.deleted" && e.actor == "operator")
+    );
     // The slug is free again.
     app.create_tenant(&slug).await;
 }
 
 /// The real binary against the shared cluster and S3 server, with a crash injected.
 fn run_daemon(db: &str, bucket: &str, crash_after: Option<&str>) -> (std::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge"));
-    cmd.arg("serve").envs(crate::helpers::test_env(db, bucket)).env("EMA_BRIDGE__HTTP__BIND", format!("127.0.0.1:{port}"));
-    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    cmd.arg("serve")
+        .envs(crate::helpers::test_env(db, bucket))
+        .env("EMA_BRIDGE__HTTP__BIND", format!("127.0.0.1:{port}"));
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     if let Some(point) = crash_after {
         cmd.env(ema_bridge::provisioning::fault::ENV, point);
     }
@@ -593,7 +1035,13 @@ fn run_daemon(db: &str, bucket: &str, crash_after: Option<&str>) -> (std::proces
 #[test]
 fn a_crash_after_any_provisioning_step_ends_in_an_active_tenant_after_restart() {
     let s = shared();
-    for point in ["db_cloned", "db_marked", "database_created", "migrated", "storage_ready"] {
+    for point in [
+        "db_cloned",
+        "db_marked",
+        "database_created",
+        "migrated",
+        "storage_ready",
+    ] {
         // Arrange: a control database with one reseller.
         let db = unique("crash_");
         let bucket = unique("crash-");
@@ -609,15 +1057,28 @@ fn a_crash_after_any_provisioning_step_ends_in_an_active_tenant_after_restart() 
         // Act: the daemon dies mid-create.
         let (mut child, port) = run_daemon(&db, &bucket, Some(point));
         let client = reqwest::blocking::Client::new();
-        let res = client.post(format!("http://127.0.0.1:{port}/v1/tenants")).bearer_auth(&key).json(&json!({"slug": slug, "name": "Crash"})).send();
-        assert!(res.is_err(), "{point}: the process should have died mid-request");
+        let res = client
+            .post(format!("http://127.0.0.1:{port}/v1/tenants"))
+            .bearer_auth(&key)
+            .json(&json!({"slug": slug, "name": "Crash"}))
+            .send();
+        assert!(
+            res.is_err(),
+            "{point}: the process should have died mid-request"
+        );
         let status = child.wait().expect("wait");
         assert!(!status.success(), "{point}: aborted");
         // Restart without the fault: the reconciler finishes the create.
         let (mut child, port) = run_daemon(&db, &bucket, None);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let t: Value = loop {
-            let t: Value = client.get(format!("http://127.0.0.1:{port}/v1/tenants/{slug}")).bearer_auth(&key).send().expect("get").json().expect("json");
+            let t: Value = client
+                .get(format!("http://127.0.0.1:{port}/v1/tenants/{slug}"))
+                .bearer_auth(&key)
+                .send()
+                .expect("get")
+                .json()
+                .expect("json");
             if t["status"] == "active" || std::time::Instant::now() > deadline {
                 break t;
             }
@@ -627,14 +1088,26 @@ fn a_crash_after_any_provisioning_step_ends_in_an_active_tenant_after_restart() 
         let _ = child.wait();
         // Assert: active, one row, one database, no pending clone, marker in the bucket.
         assert_eq!(t["status"], "active", "{point}: {t}");
-        let list: Value = client.get(format!("http://127.0.0.1:{port}/v1/tenants")).bearer_auth(&key).send().map(|r| r.json().unwrap_or(Value::Null)).unwrap_or(Value::Null);
+        let list: Value = client
+            .get(format!("http://127.0.0.1:{port}/v1/tenants"))
+            .bearer_auth(&key)
+            .send()
+            .map(|r| r.json().unwrap_or(Value::Null))
+            .unwrap_or(Value::Null);
         let _ = list;
         let mut c = {
             use diesel::Connection;
             diesel::PgConnection::establish(&s.cluster.url("postgres")).expect("connect")
         };
         let dbname = format!("ema_t_{}", slug.replace('-', "_"));
-        assert_eq!(scalar_i64(&mut c, &format!("SELECT count(*) AS v FROM pg_database WHERE datname = '{dbname}'")), 1, "{point}");
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                &format!("SELECT count(*) AS v FROM pg_database WHERE datname = '{dbname}'")
+            ),
+            1,
+            "{point}"
+        );
         let mut ctl = {
             use diesel::Connection;
             diesel::PgConnection::establish(&s.cluster.url(&db)).expect("connect")
@@ -645,16 +1118,47 @@ fn a_crash_after_any_provisioning_step_ends_in_an_active_tenant_after_restart() 
                 #[diesel(sql_type = diesel::sql_types::Text)]
                 m: String,
             }
-            let m: M = diesel::sql_query(format!("SELECT replace(marker::text, '-', '') AS m FROM tenants WHERE slug = '{slug}'")).get_result(&mut ctl).expect("marker");
+            let m: M = diesel::sql_query(format!(
+                "SELECT replace(marker::text, '-', '') AS m FROM tenants WHERE slug = '{slug}'"
+            ))
+            .get_result(&mut ctl)
+            .expect("marker");
             m.m
         };
-        assert_eq!(scalar_i64(&mut ctl, &format!("SELECT count(*) AS v FROM tenants WHERE slug = '{slug}'")), 1, "{point}");
-        assert_eq!(scalar_i64(&mut c, &format!("SELECT count(*) AS v FROM pg_database WHERE datname = 'ema_p_{marker_hex}'")), 0, "{point}: pending clone left");
-        let tables = scalar_i64(&mut {
-            use diesel::Connection;
-            diesel::PgConnection::establish(&s.cluster.url(&dbname)).expect("tenant db")
-        }, "SELECT count(*) AS v FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('users','messages','settings','audit_log')");
+        assert_eq!(
+            scalar_i64(
+                &mut ctl,
+                &format!("SELECT count(*) AS v FROM tenants WHERE slug = '{slug}'")
+            ),
+            1,
+            "{point}"
+        );
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                &format!(
+                    "SELECT count(*) AS v FROM pg_database WHERE datname = 'ema_p_{marker_hex}'"
+                )
+            ),
+            0,
+            "{point}: pending clone left"
+        );
+        let tables = scalar_i64(
+            &mut {
+                use diesel::Connection;
+                diesel::PgConnection::establish(&s.cluster.url(&dbname)).expect("tenant db")
+            },
+            "SELECT count(*) AS v FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('users','messages','settings','audit_log')",
+        );
         assert_eq!(tables, 4, "{point}");
-        assert!(s.root.join("s3").join(&bucket).join(format!("ema-t-{slug}")).join(".ema-tenant.json").is_file(), "{point}: marker object");
+        assert!(
+            s.root
+                .join("s3")
+                .join(&bucket)
+                .join(format!("ema-t-{slug}"))
+                .join(".ema-tenant.json")
+                .is_file(),
+            "{point}: marker object"
+        );
     }
 }

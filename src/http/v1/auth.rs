@@ -20,7 +20,9 @@ pub struct ResellerAuth {
 
 impl ResellerAuth {
     pub fn actor(&self) -> Actor {
-        Actor::ApiKey { reseller: self.name.clone() }
+        Actor::ApiKey {
+            reseller: self.name.clone(),
+        }
     }
 }
 
@@ -37,14 +39,27 @@ impl FromRequest for ResellerAuth {
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|k| k.trim().to_owned());
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?;
-            let key = key.filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN).ok_or_else(ApiError::unauthorized)?;
-            let found = state.db.run(move |conn| crate::reseller::authenticate_api_key(conn, &key)).await?;
+            let state =
+                state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?;
+            let key = key
+                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+                .ok_or_else(ApiError::unauthorized)?;
+            let found = state
+                .db
+                .run(move |conn| crate::reseller::authenticate_api_key(conn, &key))
+                .await?;
             let r = found.ok_or_else(ApiError::unauthorized)?;
-            Ok(ResellerAuth { id: r.id, name: r.name, base_domain: r.base_domain })
+            Ok(ResellerAuth {
+                id: r.id,
+                name: r.name,
+                base_domain: r.base_domain,
+            })
         })
     }
 }

@@ -13,7 +13,9 @@ fn asset_of(name: &str) -> Result<BrandingAsset, ApiError> {
     match name {
         "logo" => Ok(BrandingAsset::Logo),
         "favicon" => Ok(BrandingAsset::Favicon),
-        _ => Err(ApiError::not_found("Branding assets are 'logo' and 'favicon'.")),
+        _ => Err(ApiError::not_found(
+            "Branding assets are 'logo' and 'favicon'.",
+        )),
     }
 }
 
@@ -38,18 +40,31 @@ pub async fn upload_asset(
     let asset = asset_of(&asset)?;
     let t = owned_tenant(&state, &who, &slug).await?;
     let kind = ImageKind::sniff(&body).map_err(|e| match e {
-        crate::domain::BrandingError::ImageTooLarge { .. } => {
-            ApiError::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string())
-        }
-        _ => ApiError::new(actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_image", format!("{e}.")),
+        crate::domain::BrandingError::ImageTooLarge { .. } => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        ),
+        _ => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_image",
+            format!("{e}."),
+        ),
     })?;
     let tenant_slug = t.slug();
     let key = TenantKeys::new(&tenant_slug).branding(asset, kind);
-    state.bucket.put(&key, body.to_vec(), kind.content_type()).await.map_err(anyhow::Error::from)?;
+    state
+        .bucket
+        .put(&key, body.to_vec(), kind.content_type())
+        .await
+        .map_err(anyhow::Error::from)?;
     let mut branding = t.branding();
     let old = set_key(&mut branding, asset, Some(key.clone()));
     let (id, actor) = (t.id, who.actor());
-    let updated = state.db.run(move |conn| repo::update_profile(conn, id, None, Some(branding), &actor)).await?;
+    let updated = state
+        .db
+        .run(move |conn| repo::update_profile(conn, id, None, Some(branding), &actor))
+        .await?;
     // A different format leaves the previous file behind: remove it.
     if let Some(old) = old.filter(|o| *o != key && TenantKeys::new(&tenant_slug).owns(o)) {
         let _ = state.bucket.delete(&old).await;
@@ -59,17 +74,28 @@ pub async fn upload_asset(
 
 #[utoipa::path(delete, path = "/v1/tenants/{slug}/branding/{asset}", tag = "tenants",
     params(("slug" = String, Path), ("asset" = String, Path)), responses((status = 200, body = TenantView)), security(("api_key" = [])))]
-pub async fn remove_asset(state: web::Data<AppState>, who: ResellerAuth, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn remove_asset(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (slug, asset) = path.into_inner();
     let asset = asset_of(&asset)?;
     let t = owned_tenant(&state, &who, &slug).await?;
     let mut branding = t.branding();
     let old = set_key(&mut branding, asset, None);
     let (id, actor) = (t.id, who.actor());
-    let updated = state.db.run(move |conn| repo::update_profile(conn, id, None, Some(branding), &actor)).await?;
+    let updated = state
+        .db
+        .run(move |conn| repo::update_profile(conn, id, None, Some(branding), &actor))
+        .await?;
     let tenant_slug = t.slug();
     if let Some(old) = old.filter(|o| TenantKeys::new(&tenant_slug).owns(o)) {
-        state.bucket.delete(&old).await.map_err(anyhow::Error::from)?;
+        state
+            .bucket
+            .delete(&old)
+            .await
+            .map_err(anyhow::Error::from)?;
     }
     Ok(HttpResponse::Ok().json(view(&state, &who, &updated)))
 }

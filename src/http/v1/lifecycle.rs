@@ -22,8 +22,12 @@ pub struct SuspendBody {
 
 pub fn parse_reason(r: Option<String>) -> Result<Option<String>, ApiError> {
     match r.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() > MAX_REASON || s.chars().any(|c| c.is_control() && c != '\n') => {
-            Err(ApiError::validation(format!("The reason must be at most {MAX_REASON} printable characters.")))
+        Some(s)
+            if s.chars().count() > MAX_REASON || s.chars().any(|c| c.is_control() && c != '\n') =>
+        {
+            Err(ApiError::validation(format!(
+                "The reason must be at most {MAX_REASON} printable characters."
+            )))
         }
         other => Ok(other),
     }
@@ -31,9 +35,18 @@ pub fn parse_reason(r: Option<String>) -> Result<Option<String>, ApiError> {
 
 #[utoipa::path(post, path = "/v1/tenants/{slug}/suspend", tag = "lifecycle", params(("slug" = String, Path)), request_body(content = Option<SuspendBody>),
     responses((status = 200, body = TenantView)), security(("api_key" = [])))]
-pub async fn suspend_tenant(state: web::Data<AppState>, who: ResellerAuth, slug: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn suspend_tenant(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let t = owned_tenant(&state, &who, &slug).await?;
-    let body: SuspendBody = if body.iter().all(u8::is_ascii_whitespace) { SuspendBody::default() } else { parse_json(&body)? };
+    let body: SuspendBody = if body.iter().all(u8::is_ascii_whitespace) {
+        SuspendBody::default()
+    } else {
+        parse_json(&body)?
+    };
     let reason = parse_reason(body.reason)?;
     let t = provisioning::suspend(&state, &who.actor(), t.id, reason).await?;
     Ok(HttpResponse::Ok().json(view(&state, &who, &t)))
@@ -41,7 +54,11 @@ pub async fn suspend_tenant(state: web::Data<AppState>, who: ResellerAuth, slug:
 
 #[utoipa::path(post, path = "/v1/tenants/{slug}/unsuspend", tag = "lifecycle", params(("slug" = String, Path)),
     responses((status = 200, body = TenantView)), security(("api_key" = [])))]
-pub async fn unsuspend_tenant(state: web::Data<AppState>, who: ResellerAuth, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn unsuspend_tenant(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let t = owned_tenant(&state, &who, &slug).await?;
     let t = provisioning::unsuspend(&state, &who.actor(), t.id).await?;
     Ok(HttpResponse::Ok().json(view(&state, &who, &t)))

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod branding;
+mod ingest_tokens;
 mod lifecycle;
 pub mod openapi;
 mod tenants;
@@ -28,33 +29,66 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{slug}", web::get().to(tenants::get_tenant))
             .route("/tenants/{slug}", web::patch().to(tenants::update_tenant))
             .route("/tenants/{slug}", web::delete().to(tenants::delete_tenant))
-            .route("/tenants/{slug}/suspend", web::post().to(lifecycle::suspend_tenant))
-            .route("/tenants/{slug}/unsuspend", web::post().to(lifecycle::unsuspend_tenant))
+            .route(
+                "/tenants/{slug}/suspend",
+                web::post().to(lifecycle::suspend_tenant),
+            )
+            .route(
+                "/tenants/{slug}/unsuspend",
+                web::post().to(lifecycle::unsuspend_tenant),
+            )
             .route("/tenants/{slug}/usage", web::get().to(usage::tenant_usage))
-            .route("/tenants/{slug}/branding/{asset}", web::put().to(branding::upload_asset))
-            .route("/tenants/{slug}/branding/{asset}", web::delete().to(branding::remove_asset))
+            .route(
+                "/tenants/{slug}/branding/{asset}",
+                web::put().to(branding::upload_asset),
+            )
+            .route(
+                "/tenants/{slug}/branding/{asset}",
+                web::delete().to(branding::remove_asset),
+            )
+            .route(
+                "/tenants/{slug}/ingest-tokens",
+                web::post().to(ingest_tokens::issue_ingest_token),
+            )
+            .route(
+                "/tenants/{slug}/ingest-tokens/{id}",
+                web::delete().to(ingest_tokens::revoke_ingest_token),
+            )
             .route("/usage", web::get().to(usage::all_usage))
             .route("/slugs/{slug}", web::get().to(usage::check_slug)),
     );
 }
 
 pub fn slug_problem(input: &str, e: &SlugError) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "slug_invalid", format!("The slug {input:?} is not valid: {e}."))
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "slug_invalid",
+        format!("The slug {input:?} is not valid: {e}."),
+    )
 }
 
 impl From<ProvisionError> for ApiError {
     fn from(e: ProvisionError) -> Self {
         match e {
-            ProvisionError::SlugTaken(s) => {
-                ApiError::new(StatusCode::CONFLICT, "slug_taken", format!("The slug {s:?} is already used by another tenant."))
-            }
-            ProvisionError::ServiceConflict { service_id, existing } => ApiError::new(
+            ProvisionError::SlugTaken(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "slug_taken",
+                format!("The slug {s:?} is already used by another tenant."),
+            ),
+            ProvisionError::ServiceConflict {
+                service_id,
+                existing,
+            } => ApiError::new(
                 StatusCode::CONFLICT,
                 "service_conflict",
-                format!("WHMCS service {service_id} already has the tenant {existing:?}; one service cannot own two tenants."),
+                format!(
+                    "WHMCS service {service_id} already has the tenant {existing:?}; one service cannot own two tenants."
+                ),
             ),
             ProvisionError::NotFound => ApiError::not_found("No such tenant."),
-            ProvisionError::Busy => ApiError::new(StatusCode::CONFLICT, "tenant_busy", e.to_string()),
+            ProvisionError::Busy => {
+                ApiError::new(StatusCode::CONFLICT, "tenant_busy", e.to_string())
+            }
             ProvisionError::NotReady => ApiError::new(
                 StatusCode::CONFLICT,
                 "tenant_not_ready",
@@ -68,7 +102,11 @@ impl From<ProvisionError> for ApiError {
 }
 
 /// The caller's tenant by slug, or 404 (also for another reseller's tenant and bad slugs).
-pub async fn owned_tenant(state: &AppState, who: &ResellerAuth, slug: &str) -> Result<Tenant, ApiError> {
+pub async fn owned_tenant(
+    state: &AppState,
+    who: &ResellerAuth,
+    slug: &str,
+) -> Result<Tenant, ApiError> {
     let (rid, s) = (who.id, slug.to_owned());
     state
         .db
@@ -79,9 +117,16 @@ pub async fn owned_tenant(state: &AppState, who: &ResellerAuth, slug: &str) -> R
 
 /// The base domain of a reseller's tenants: its own, else the global default.
 pub fn base_domain_of<'a>(state: &'a AppState, who: &'a ResellerAuth) -> &'a str {
-    who.base_domain.as_deref().unwrap_or(&state.settings.base_domain)
+    who.base_domain
+        .as_deref()
+        .unwrap_or(&state.settings.base_domain)
 }
 
 pub fn view(state: &AppState, who: &ResellerAuth, t: &Tenant) -> TenantView {
-    TenantView::new(t, state.settings.tenant_url(&t.slug, base_domain_of(state, who)))
+    TenantView::new(
+        t,
+        state
+            .settings
+            .tenant_url(&t.slug, base_domain_of(state, who)),
+    )
 }

@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         super::usage::check_slug,
         super::branding::upload_asset,
         super::branding::remove_asset,
+        super::ingest_tokens::issue_ingest_token,
+        super::ingest_tokens::revoke_ingest_token,
     ),
     components(schemas(crate::http::problem::Problem)),
     modifiers(&BearerAuth)
@@ -31,7 +33,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 

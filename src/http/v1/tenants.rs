@@ -63,7 +63,9 @@ pub struct BrandingBody {
 }
 
 /// Distinguishes an absent field (None) from an explicit null (Some(None)).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -71,10 +73,18 @@ impl BrandingBody {
     /// Applies the body to `current`.
     fn apply(&self, mut current: Branding) -> Result<Branding, ApiError> {
         if let Some(name) = &self.custom_name {
-            current.custom_name = name.as_deref().map(Branding::parse_custom_name).transpose().map_err(|e| ApiError::validation(e.to_string()))?;
+            current.custom_name = name
+                .as_deref()
+                .map(Branding::parse_custom_name)
+                .transpose()
+                .map_err(|e| ApiError::validation(e.to_string()))?;
         }
         if let Some(color) = &self.primary_color {
-            current.primary_color = color.as_deref().map(HexColor::parse).transpose().map_err(|e| ApiError::validation(e.to_string()))?;
+            current.primary_color = color
+                .as_deref()
+                .map(HexColor::parse)
+                .transpose()
+                .map_err(|e| ApiError::validation(e.to_string()))?;
         }
         Ok(current)
     }
@@ -85,34 +95,68 @@ impl BrandingBody {
     responses((status = 201, body = TenantView), (status = 202, body = TenantView, description = "Accepted; provisioning continues in the background"),
         (status = 409, body = crate::http::problem::Problem), (status = 422, body = crate::http::problem::Problem)),
     security(("api_key" = [])))]
-pub async fn create_tenant(state: web::Data<AppState>, who: ResellerAuth, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn create_tenant(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let key = idempotent::key_of(&req)?;
     let fp = idempotent::fingerprint(&req, &body);
     let st = state.clone();
     let w = who.clone();
-    idempotent::run(&state, who.id, key, fp, async move { create(&st, &w, &body).await }).await
+    idempotent::run(&state, who.id, key, fp, async move {
+        create(&st, &w, &body).await
+    })
+    .await
 }
 
-async fn create(state: &AppState, who: &ResellerAuth, body: &[u8]) -> Result<HttpResponse, ApiError> {
+async fn create(
+    state: &AppState,
+    who: &ResellerAuth,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
     let body: CreateTenantBody = parse_json(body)?;
     let slug = Slug::parse(&body.slug).map_err(|e| slug_problem(&body.slug, &e))?;
     let name = provisioning::parse_name(&body.name)?;
     let plan = match &body.plan {
-        Some(p) => Plan::parse(&p.code, p.max_users, p.storage_gb, p.gb_per_licence).map_err(|e| ApiError::validation(e.to_string()))?,
+        Some(p) => Plan::parse(&p.code, p.max_users, p.storage_gb, p.gb_per_licence)
+            .map_err(|e| ApiError::validation(e.to_string()))?,
         None => Plan::standard(),
     };
-    let branding = body.branding.as_ref().map(|b| b.apply(Branding::default())).transpose()?.unwrap_or_default();
-    let admin = body.admin.map(|a| AdminAccount { email: a.email, password: a.password.into() });
+    let branding = body
+        .branding
+        .as_ref()
+        .map(|b| b.apply(Branding::default()))
+        .transpose()?
+        .unwrap_or_default();
+    let admin = body.admin.map(|a| AdminAccount {
+        email: a.email,
+        password: a.password.into(),
+    });
     let created = provisioning::create(
         state,
         &who.actor(),
-        CreateRequest { reseller_id: who.id, slug, name, sandbox: body.sandbox, plan, branding, whmcs_service_id: None, admin },
+        CreateRequest {
+            reseller_id: who.id,
+            slug,
+            name,
+            sandbox: body.sandbox,
+            plan,
+            branding,
+            whmcs_service_id: None,
+            admin,
+        },
     )
     .await?;
     let t = match created {
         Created::New(t) | Created::Existing(t) => t,
     };
-    let status = if t.status() == TenantStatus::Active { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+    let status = if t.status() == TenantStatus::Active {
+        StatusCode::CREATED
+    } else {
+        StatusCode::ACCEPTED
+    };
     Ok(HttpResponse::build(status)
         .insert_header((LOCATION, format!("/v1/tenants/{}", t.slug)))
         .json(view(state, who, &t)))
@@ -121,9 +165,14 @@ async fn create(state: &AppState, who: &ResellerAuth, body: &[u8]) -> Result<Htt
 /// Parses a JSON body, turning serde's message into a validation problem.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.len() > crate::http::JSON_LIMIT {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large."));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is too large.",
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::validation(format!("The request body is not valid: {e}.")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::validation(format!("The request body is not valid: {e}.")))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -140,11 +189,15 @@ impl PageQuery {
     pub fn parse(&self) -> Result<(i64, Option<String>), ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::validation(format!("limit must be between 1 and {MAX_PAGE}.")));
+            return Err(ApiError::validation(format!(
+                "limit must be between 1 and {MAX_PAGE}."
+            )));
         }
         let after = match &self.cursor {
             None => None,
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::validation("The cursor is not valid; start again without one."))?),
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                ApiError::validation("The cursor is not valid; start again without one.")
+            })?),
         };
         Ok((limit, after))
     }
@@ -171,20 +224,38 @@ pub struct TenantPage {
 
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(PageQuery),
     responses((status = 200, body = TenantPage)), security(("api_key" = [])))]
-pub async fn list_tenants(state: web::Data<AppState>, who: ResellerAuth, q: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_tenants(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     let (limit, after) = q.parse()?;
     let rid = who.id;
     // One row more than the page tells whether another page follows.
-    let mut rows = state.db.run(move |conn| repo::page(conn, rid, after.as_deref(), limit + 1)).await?;
+    let mut rows = state
+        .db
+        .run(move |conn| repo::page(conn, rid, after.as_deref(), limit + 1))
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|t| encode_cursor(&t.slug)) } else { None };
-    Ok(HttpResponse::Ok().json(TenantPage { items: rows.iter().map(|t| view(&state, &who, t)).collect(), next_cursor }))
+    let next_cursor = if more {
+        rows.last().map(|t| encode_cursor(&t.slug))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(TenantPage {
+        items: rows.iter().map(|t| view(&state, &who, t)).collect(),
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{slug}", tag = "tenants", params(("slug" = String, Path)),
     responses((status = 200, body = TenantView), (status = 404, body = crate::http::problem::Problem)), security(("api_key" = [])))]
-pub async fn get_tenant(state: web::Data<AppState>, who: ResellerAuth, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_tenant(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let t = owned_tenant(&state, &who, &slug).await?;
     Ok(HttpResponse::Ok().json(view(&state, &who, &t)))
 }
@@ -201,7 +272,12 @@ pub struct UpdateTenantBody {
 #[utoipa::path(patch, path = "/v1/tenants/{slug}", tag = "tenants", params(("slug" = String, Path)), request_body = UpdateTenantBody,
     responses((status = 200, body = TenantView), (status = 409, body = crate::http::problem::Problem, description = "slug_immutable")),
     security(("api_key" = [])))]
-pub async fn update_tenant(state: web::Data<AppState>, who: ResellerAuth, slug: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn update_tenant(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let t = owned_tenant(&state, &who, &slug).await?;
     let body: UpdateTenantBody = parse_json(&body)?;
     if let Some(new) = &body.slug
@@ -213,8 +289,16 @@ pub async fn update_tenant(state: web::Data<AppState>, who: ResellerAuth, slug: 
             "The slug cannot be changed: it names the tenant's database, storage prefix and subdomain. Create a new tenant instead.",
         ));
     }
-    let name = body.name.as_deref().map(provisioning::parse_name).transpose()?;
-    let branding = body.branding.as_ref().map(|b| b.apply(t.branding())).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(provisioning::parse_name)
+        .transpose()?;
+    let branding = body
+        .branding
+        .as_ref()
+        .map(|b| b.apply(t.branding()))
+        .transpose()?;
     let actor = who.actor();
     let id = t.id;
     let updated = state
@@ -226,7 +310,11 @@ pub async fn update_tenant(state: web::Data<AppState>, who: ResellerAuth, slug: 
 
 #[utoipa::path(delete, path = "/v1/tenants/{slug}", tag = "tenants", params(("slug" = String, Path)),
     responses((status = 403, body = crate::http::problem::Problem, description = "deletion_requires_support")), security(("api_key" = [])))]
-pub async fn delete_tenant(state: web::Data<AppState>, who: ResellerAuth, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_tenant(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let t = owned_tenant(&state, &who, &slug).await?;
     Err(ApiError::new(
         StatusCode::FORBIDDEN,

@@ -14,7 +14,11 @@ use crate::tenant::{UsageView, repo};
 
 #[utoipa::path(get, path = "/v1/tenants/{slug}/usage", tag = "usage", params(("slug" = String, Path)),
     responses((status = 200, body = UsageView)), security(("api_key" = [])))]
-pub async fn tenant_usage(state: web::Data<AppState>, who: ResellerAuth, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn tenant_usage(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let t = owned_tenant(&state, &who, &slug).await?;
     Ok(HttpResponse::Ok().json(UsageView::new(&t)))
 }
@@ -28,14 +32,28 @@ pub struct UsagePage {
 
 #[utoipa::path(get, path = "/v1/usage", tag = "usage", params(PageQuery),
     responses((status = 200, body = UsagePage)), security(("api_key" = [])))]
-pub async fn all_usage(state: web::Data<AppState>, who: ResellerAuth, q: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn all_usage(
+    state: web::Data<AppState>,
+    who: ResellerAuth,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     let (limit, after) = q.parse()?;
     let rid = who.id;
-    let mut rows = state.db.run(move |conn| repo::page(conn, rid, after.as_deref(), limit + 1)).await?;
+    let mut rows = state
+        .db
+        .run(move |conn| repo::page(conn, rid, after.as_deref(), limit + 1))
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|t| encode_cursor(&t.slug)) } else { None };
-    Ok(HttpResponse::Ok().json(UsagePage { items: rows.iter().map(UsageView::new).collect(), next_cursor }))
+    let next_cursor = if more {
+        rows.last().map(|t| encode_cursor(&t.slug))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(UsagePage {
+        items: rows.iter().map(UsageView::new).collect(),
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,13 +69,26 @@ pub struct SlugCheck {
 
 #[utoipa::path(get, path = "/v1/slugs/{slug}", tag = "tenants", params(("slug" = String, Path)),
     responses((status = 200, body = SlugCheck)), security(("api_key" = [])))]
-pub async fn check_slug(state: web::Data<AppState>, _who: ResellerAuth, slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn check_slug(
+    state: web::Data<AppState>,
+    _who: ResellerAuth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let input = slug.into_inner();
     let check = match Slug::parse(&input) {
-        Err(e) => SlugCheck { slug: input, valid: false, available: false, reason: Some(format!("{e}.")) },
+        Err(e) => SlugCheck {
+            slug: input,
+            valid: false,
+            available: false,
+            reason: Some(format!("{e}.")),
+        },
         Ok(s) => {
             let name = s.to_string();
-            let taken = state.db.run(move |conn| repo::by_slug(conn, &name)).await?.is_some();
+            let taken = state
+                .db
+                .run(move |conn| repo::by_slug(conn, &name))
+                .await?
+                .is_some();
             SlugCheck {
                 slug: s.to_string(),
                 valid: true,

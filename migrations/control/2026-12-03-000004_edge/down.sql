@@ -1,0 +1,3 @@
+DROP TABLE login_failures;
+DROP TABLE ingest_tokens;
+DROP TABLE edge_sessions;
