@@ -3,6 +3,7 @@
 //! - a tenant create through the API vs a bare `CREATE DATABASE … TEMPLATE` of the tenant
 //!   template vs create-empty + run the tenant migrations (target: API ≤ 1.3× bare clone);
 //! - one list page for a reseller with 100 tenants vs one with 100,000 (target: ≤ 1.2×).
+//!
 //! Run with `scripts/bench` (or `cargo bench --bench provisioning`).
 
 use std::os::unix::fs::PermissionsExt;

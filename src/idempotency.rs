@@ -63,6 +63,16 @@ pub enum Begin {
     Mismatch,
 }
 
+/// A stored key: fingerprint, state, status, content type, body, lock expiry.
+type Record = (
+    Vec<u8>,
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<Vec<u8>>,
+    DateTime<Utc>,
+);
+
 pub fn begin(
     conn: &mut PgConnection,
     reseller_id: Uuid,
@@ -84,14 +94,7 @@ pub fn begin(
         if inserted == 1 {
             return Ok(Begin::Proceed);
         }
-        let (fp, state, status, ct, body, locked): (
-            Vec<u8>,
-            String,
-            Option<i32>,
-            Option<String>,
-            Option<Vec<u8>>,
-            DateTime<Utc>,
-        ) = idempotency_keys::table
+        let (fp, state, status, ct, body, locked): Record = idempotency_keys::table
             .find((reseller_id, key.as_str()))
             .select((
                 idempotency_keys::fingerprint,

@@ -32,7 +32,7 @@ pub async fn connect_state(
     let url = database_url.expose_secret().to_owned();
     let pool_size = settings.database.pool_size;
     let db = tokio::task::spawn_blocking(move || Db::connect(&url, pool_size)).await??;
-    db.run(|conn| migrate::run_control_migrations(conn)).await?;
+    db.run(migrate::run_control_migrations).await?;
     let bucket = Bucket::connect(s3).await?;
     bucket
         .ensure_exists()

@@ -12,7 +12,7 @@ pub const CONTROL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations
 pub const TENANT_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/tenant");
 
 /// Advisory-lock key of control migrations (an arbitrary constant, "ema-mig" in ASCII).
-const CONTROL_MIGRATION_LOCK: i64 = 0x656d_612d_6d69_67;
+const CONTROL_MIGRATION_LOCK: i64 = 0x0065_6d61_2d6d_6967;
 
 /// Applies pending control migrations while holding the migration lock; returns their versions.
 pub fn run_control_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {

@@ -14,7 +14,7 @@ use crate::db::{DbServer, migrate, quote_ident, quote_literal};
 
 /// Advisory-lock key (in the server's `postgres` database, so it is server-wide) that
 /// serialises template builds across replicas.
-const TEMPLATE_LOCK: i64 = 0x656d_612d_7470_6c;
+const TEMPLATE_LOCK: i64 = 0x0065_6d61_2d74_706c;
 
 /// Templates this process has seen ready, per server URL.
 static READY: Mutex<Option<HashSet<String>>> = Mutex::new(None);
