@@ -214,6 +214,29 @@ fn decode_cursor(c: &str) -> Option<String> {
     Slug::parse(slug).ok().map(|s| s.to_string())
 }
 
+/// One page of the caller's tenants and the cursor of the next page, if there is one.
+pub async fn load_page(
+    state: &AppState,
+    who: &ResellerAuth,
+    q: &PageQuery,
+) -> Result<(Vec<crate::tenant::Tenant>, Option<String>), ApiError> {
+    let (limit, after) = q.parse()?;
+    let rid = who.id;
+    // One row more than the page tells whether another page follows.
+    let mut rows = state
+        .db
+        .run(move |conn| repo::page(conn, rid, after.as_deref(), limit + 1))
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|t| encode_cursor(&t.slug))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantPage {
     pub items: Vec<TenantView>,
@@ -229,20 +252,7 @@ pub async fn list_tenants(
     who: ResellerAuth,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, after) = q.parse()?;
-    let rid = who.id;
-    // One row more than the page tells whether another page follows.
-    let mut rows = state
-        .db
-        .run(move |conn| repo::page(conn, rid, after.as_deref(), limit + 1))
-        .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|t| encode_cursor(&t.slug))
-    } else {
-        None
-    };
+    let (rows, next_cursor) = load_page(&state, &who, &q).await?;
     Ok(HttpResponse::Ok().json(TenantPage {
         items: rows.iter().map(|t| view(&state, &who, t)).collect(),
         next_cursor,

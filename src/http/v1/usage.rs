@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::tenants::{PageQuery, encode_cursor};
+use super::tenants::{PageQuery, load_page};
 use super::{ResellerAuth, owned_tenant};
 use crate::domain::Slug;
 use crate::http::ApiError;
@@ -37,19 +37,7 @@ pub async fn all_usage(
     who: ResellerAuth,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, after) = q.parse()?;
-    let rid = who.id;
-    let mut rows = state
-        .db
-        .run(move |conn| repo::page(conn, rid, after.as_deref(), limit + 1))
-        .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|t| encode_cursor(&t.slug))
-    } else {
-        None
-    };
+    let (rows, next_cursor) = load_page(&state, &who, &q).await?;
     Ok(HttpResponse::Ok().json(UsagePage {
         items: rows.iter().map(UsageView::new).collect(),
         next_cursor,
