@@ -199,6 +199,26 @@ fn the_binary_runs_on_embedded_defaults_stops_on_sigterm_and_reuses_its_data() {
         .bearer_auth(&api_key)
         .send()
         .expect("list");
+    // A CLI command while serve runs joins the running cluster and leaves it running.
+    let out = Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
+        .args(["reseller", "create", "--name", "second", "--json"])
+        .current_dir(dir.path())
+        .output()
+        .expect("reseller create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after_cli = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .expect("readyz");
+    assert_eq!(
+        after_cli.status(),
+        200,
+        "serve still has its database after the CLI finished"
+    );
     let status = daemon.terminate();
 
     // Assert: it served, and SIGTERM stopped it and its PostgreSQL.
@@ -244,6 +264,7 @@ fn the_binary_runs_on_embedded_defaults_stops_on_sigterm_and_reuses_its_data() {
     );
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(list[0]["name"], "default");
+    assert_eq!(list[1]["name"], "second");
     assert_eq!(
         postgres_processes_under(dir.path()),
         0,

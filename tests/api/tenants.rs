@@ -1162,3 +1162,95 @@ fn a_crash_after_any_provisioning_step_ends_in_an_active_tenant_after_restart() 
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_still_running_under_an_idempotency_key_answers_409_and_a_crashed_one_can_be_retried()
+ {
+    use ema_bridge::idempotency::{self, Begin, IdempotencyKey};
+    use sha2::{Digest, Sha256};
+    let app = spawn_app().await;
+    let rid = app.reseller.reseller_id;
+    let slug = unique("inflight-");
+    let body = serde_json::to_vec(&json!({"slug": slug, "name": "X"})).expect("json");
+    // The fingerprint the API computes: method, path and query, body.
+    let fingerprint: Vec<u8> = {
+        let mut h = Sha256::new();
+        h.update(b"POST\0/v1/tenants\0");
+        h.update(&body);
+        h.finalize().to_vec()
+    };
+    // Arrange: the first request has begun and not finished (as if still provisioning).
+    let key = IdempotencyKey::parse("order-in-flight").expect("key");
+    let (k, fp) = (key.clone(), fingerprint.clone());
+    let first = app
+        .state
+        .db
+        .run(move |c| idempotency::begin(c, rid, &k, &fp))
+        .await
+        .expect("begin");
+    assert!(matches!(first, Begin::Proceed));
+    // Act: the client retries the same request.
+    let res = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "order-in-flight")
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("create");
+    // Assert: 409 while the first runs, and nothing was created by the retry.
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["code"],
+        "request_in_progress"
+    );
+    assert_eq!(tenant_rows(&app, &slug).await, 0);
+    // A worker that died leaves a lock that expires: the retry then runs.
+    app.state
+        .db
+        .run(move |c| {
+            diesel::sql_query("UPDATE idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = 'order-in-flight'").execute(c)
+        })
+        .await
+        .expect("expire");
+    let res = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "order-in-flight")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), 201);
+    assert_eq!(tenant_rows(&app, &slug).await, 1);
+}
+
+#[tokio::test]
+async fn two_identical_requests_at_once_run_once_and_the_other_gets_409_or_the_replay() {
+    let app = spawn_app().await;
+    let body = json!({"slug": unique("twin-"), "name": "Twin"});
+    let a = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "twin-key")
+        .json(&body)
+        .send();
+    let b = app
+        .post("/v1/tenants")
+        .header("Idempotency-Key", "twin-key")
+        .json(&body)
+        .send();
+    let (a, b) = tokio::join!(a, b);
+    let mut statuses = [
+        a.expect("a").status().as_u16(),
+        b.expect("b").status().as_u16(),
+    ];
+    statuses.sort();
+    assert!(
+        statuses == [201, 201] || statuses == [201, 409],
+        "{statuses:?}"
+    );
+    assert_eq!(
+        tenant_rows(&app, body["slug"].as_str().expect("slug")).await,
+        1
+    );
+}
