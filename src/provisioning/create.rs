@@ -160,20 +160,24 @@ pub async fn provision(state: &AppState, id: Uuid) -> Result<Tenant, ProvisionEr
     let (claimed, tenant) = state
         .db
         .run(move |conn| -> diesel::QueryResult<_> {
-            Ok((repo::claim_lease(conn, id, lease)?, repo::by_id(conn, id)?))
+            // A lost lease (server crash) only frees the tenant early: no durable commit needed.
+            conn.transaction(|conn| {
+                repo::relaxed_commit(conn)?;
+                Ok((repo::claim_lease(conn, id, lease)?, repo::by_id(conn, id)?))
+            })
         })
         .await?;
     if !claimed || tenant.status() != TenantStatus::Provisioning {
         return Ok(tenant);
     }
-    let outcome = run_steps(state, &tenant).await;
+    let error = match run_steps(state, &tenant).await {
+        Ok(active) => return Ok(active),
+        Err(e) => format!("{e:#}"),
+    };
     let result = state
         .db
         .run(move |conn| -> Result<Tenant, ProvisionError> {
-            match &outcome {
-                Ok(()) => {}
-                Err(e) => record_failure(conn, id, &format!("{e:#}"))?,
-            }
+            record_failure(conn, id, &error)?;
             repo::release_lease(conn, id)?;
             Ok(repo::by_id(conn, id)?)
         })
@@ -218,7 +222,8 @@ fn record_failure(conn: &mut PgConnection, id: Uuid, error: &str) -> QueryResult
     Ok(())
 }
 
-async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<()> {
+/// Runs the steps after the last completed one; returns the tenant, active.
+async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<Tenant> {
     let slug = t.slug();
     let mut step = t.step();
     let id = t.id;
@@ -267,42 +272,52 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<()> {
             }
             Step::StorageReady | Step::Done => Step::Done,
         };
-        let actor = Actor::System;
-        state
-            .db
-            .run(move |conn| -> anyhow::Result<()> {
-                if next == Step::Done {
-                    conn.transaction(|conn| {
-                        let t = repo::by_id(conn, id)?;
-                        diesel::update(tenants::table.find(id))
+        if next == Step::Done {
+            let (actor, before) = (Actor::System, t.clone());
+            // The one durable commit of the run: active, lease released, audited.
+            let active = state
+                .db
+                .run(move |conn| -> anyhow::Result<Tenant> {
+                    Ok(conn.transaction(|conn| {
+                        let active = diesel::update(tenants::table.find(id))
                             .set((
                                 tenants::provisioning_step.eq(Step::Done.as_str()),
                                 tenants::status.eq(TenantStatus::Active.as_str()),
                                 tenants::admin_password_hash.eq(None::<String>),
                                 tenants::last_error.eq(None::<String>),
                                 tenants::next_attempt_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+                                tenants::lease_until.eq(None::<chrono::DateTime<chrono::Utc>>),
                                 tenants::updated_at.eq(diesel::dsl::now),
                             ))
-                            .execute(conn)?;
-                        audit::record(conn, audit::Event {
-                            reseller_id: Some(t.reseller_id),
-                            slug: &t.slug,
-                            actor: &actor,
-                            action: "tenant.created",
-                            reason: None,
-                            details: serde_json::json!({"database": t.db_name, "prefix": t.slug().s3_prefix(), "attempts": t.attempts + 1}),
-                        })
-                    })?;
-                } else {
-                    repo::set_step(conn, id, next)?;
-                }
-                Ok(())
-            })
-            .await?;
+                            .returning(Tenant::as_returning())
+                            .get_result(conn)?;
+                        audit::record(
+                            conn,
+                            audit::Event {
+                                reseller_id: Some(before.reseller_id),
+                                slug: &before.slug,
+                                actor: &actor,
+                                action: "tenant.created",
+                                reason: None,
+                                details: serde_json::json!({
+                                    "database": before.db_name,
+                                    "prefix": before.slug().s3_prefix(),
+                                    "attempts": before.attempts + 1,
+                                }),
+                            },
+                        )?;
+                        Ok::<_, diesel::result::Error>(active)
+                    })?)
+                })
+                .await?;
+            return Ok(active);
+        }
+        state.db.run(move |conn| repo::set_step(conn, id, next)).await?;
         fault::point(next.as_str());
         step = next;
     }
-    Ok(())
+    // Only a tenant already at Done gets here, and `provision` returns those before running.
+    Ok(t.clone())
 }
 
 /// Applies any migration the clone lacks (none when the template is current) and creates the

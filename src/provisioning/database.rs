@@ -178,20 +178,23 @@ pub fn clone_marked(
         .with_context(|| format!("could not create database {pending}"))?;
         super::fault::point("db_cloned");
     }
-    diesel::sql_query(format!(
-        "COMMENT ON DATABASE {} IS {}",
-        quote_ident(&pending),
-        quote_literal(&expected)
-    ))
-    .execute(&mut conn)?;
-    super::fault::point("db_marked");
-    match diesel::sql_query(format!(
-        "ALTER DATABASE {} RENAME TO {}",
-        quote_ident(&pending),
-        quote_ident(final_name)
-    ))
-    .execute(&mut conn)
-    {
+    // Marked and renamed in one transaction: the final name never exists without the marker.
+    let renamed = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::sql_query(format!(
+            "COMMENT ON DATABASE {} IS {}",
+            quote_ident(&pending),
+            quote_literal(&expected)
+        ))
+        .execute(conn)?;
+        super::fault::point("db_marked");
+        diesel::sql_query(format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_ident(&pending),
+            quote_ident(final_name)
+        ))
+        .execute(conn)
+    });
+    match renamed {
         Ok(_) if created => Ok(CloneOutcome::Created),
         Ok(_) => Ok(CloneOutcome::Ready),
         Err(e) if e.to_string().contains("already exists") => Ok(CloneOutcome::Foreign),

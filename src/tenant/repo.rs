@@ -198,14 +198,24 @@ pub fn release_lease(conn: &mut PgConnection, id: Uuid) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Records a completed step without waiting for the WAL flush: every step checks before it
+/// acts, so losing this record in a server crash only makes a resume redo a step.
 pub fn set_step(conn: &mut PgConnection, id: Uuid, step: Step) -> QueryResult<()> {
-    diesel::update(tenants::table.find(id))
-        .set((
-            tenants::provisioning_step.eq(step.as_str()),
-            tenants::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    conn.transaction(|conn| {
+        relaxed_commit(conn)?;
+        diesel::update(tenants::table.find(id))
+            .set((
+                tenants::provisioning_step.eq(step.as_str()),
+                tenants::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
+}
+
+/// `synchronous_commit = off` for the current transaction only.
+pub fn relaxed_commit(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn).map(|_| ())
 }
 
 /// Unfinished creates whose retry time has come (or that never got one: a crash).
