@@ -274,11 +274,14 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<Tenant> {
         };
         if next == Step::Done {
             let (actor, before) = (Actor::System, t.clone());
-            // The one durable commit of the run: active, lease released, audited.
+            // Active, lease released, audited, in one commit. It need not wait for the WAL
+            // flush either: were it lost in a server crash, the row would still say
+            // `storage_ready` and the reconciler would finish the (idempotent) run again.
             let active = state
                 .db
                 .run(move |conn| -> anyhow::Result<Tenant> {
                     Ok(conn.transaction(|conn| {
+                        repo::relaxed_commit(conn)?;
                         let active = diesel::update(tenants::table.find(id))
                             .set((
                                 tenants::provisioning_step.eq(Step::Done.as_str()),
