@@ -70,7 +70,7 @@ impl Application {
             App::new()
                 .wrap(from_fn(edge::host::dispatch))
                 .wrap(from_fn(http::request_id::attach))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RootSpan>::new())
                 .app_data(data.clone())
                 .app_data(directory.clone())
                 .service(

@@ -1,6 +1,6 @@
 //! Puts the request id (from `tracing-actix-web`) in an `x-request-id` header on every
 //! response and in the body of every problem document, so a WHMCS module-log line or a
-//! reseller's bug report can be matched to our logs.
+//! reseller's bug report can be matched to our logs; and writes one access-log line per request.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -18,7 +18,14 @@ pub async fn attach(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let id = req.extensions().get::<RequestId>().map(|r| r.to_string());
+    let started = std::time::Instant::now();
     let res = next.call(req).await?;
+    // The access log line; method, route and request id come from the request's root span.
+    tracing::info!(
+        status = res.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request served"
+    );
     let Some(id) = id else {
         return Ok(res.map_into_boxed_body());
     };

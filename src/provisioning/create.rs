@@ -315,7 +315,10 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<Tenant> {
                 .await?;
             return Ok(active);
         }
-        state.db.run(move |conn| repo::set_step(conn, id, next)).await?;
+        state
+            .db
+            .run(move |conn| repo::set_step(conn, id, next))
+            .await?;
         fault::point(next.as_str());
         step = next;
     }

@@ -215,7 +215,9 @@ pub fn set_step(conn: &mut PgConnection, id: Uuid, step: Step) -> QueryResult<()
 
 /// `synchronous_commit = off` for the current transaction only.
 pub fn relaxed_commit(conn: &mut PgConnection) -> QueryResult<()> {
-    diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn).map(|_| ())
+    diesel::sql_query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Unfinished creates whose retry time has come (or that never got one: a crash).

@@ -213,3 +213,133 @@ fn cli_tenant_commands_list_migrate_and_delete_with_confirmation() {
         "the audit trail outlives the tenant: {out}"
     );
 }
+
+#[test]
+fn reseller_set_changes_the_base_domain_and_default_branding_and_refuses_bad_values() {
+    let s = shared();
+    let db = unique("rset_");
+    ema_bridge::embedded::ensure_database(&s.cluster.url("postgres"), &db).expect("db");
+    let env = test_env(&db, &unique("rset-"));
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        cli(&["reseller", "create", "--name", "White Label"]).0,
+        Some(0)
+    );
+    let (code, _, err) = cli(&[
+        "reseller",
+        "set",
+        "White Label",
+        "--base-domain",
+        "Archive.Reseller.Example",
+        "--custom-name",
+        "RS Archive",
+        "--primary-color",
+        "#112233",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, out, _) = cli(&["reseller", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(list[0]["base_domain"], "archive.reseller.example");
+    // Bad values: exit 1, a clear message, nothing changed.
+    for (args, needle) in [
+        (
+            vec!["reseller", "set", "White Label", "--primary-color", "blue"],
+            "#RRGGBB",
+        ),
+        (
+            vec![
+                "reseller",
+                "set",
+                "White Label",
+                "--base-domain",
+                "bad_domain!",
+            ],
+            "not a valid host name",
+        ),
+        (
+            vec!["reseller", "set", "Nobody", "--custom-name", "X"],
+            "no reseller named",
+        ),
+    ] {
+        let (code, _, err) = cli(&args);
+        assert_eq!(code, Some(1), "{args:?}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let (_, out, _) = cli(&["reseller", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(list[0]["base_domain"], "archive.reseller.example");
+    // A second reseller cannot take the same domain.
+    assert_eq!(cli(&["reseller", "create", "--name", "Copycat"]).0, Some(0));
+    let (code, _, err) = cli(&[
+        "reseller",
+        "set",
+        "Copycat",
+        "--base-domain",
+        "archive.reseller.example",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("already used"), "{err}");
+}
+
+#[test]
+fn logs_are_json_lines_when_configured_and_carry_the_request_id() {
+    let s = shared();
+    let db = unique("logs_");
+    ema_bridge::embedded::ensure_database(&s.cluster.url("postgres"), &db).expect("db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
+        .arg("serve")
+        .envs(test_env(&db, &unique("logs-")))
+        .env("EMA_BRIDGE__HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("EMA_BRIDGE__LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let res = loop {
+        if let Ok(r) = reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")) {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "daemon did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let request_id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("sigterm");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(
+        stderr.contains(&request_id),
+        "the request's log line carries its id"
+    );
+}
