@@ -357,10 +357,18 @@ fn sigterm_drains_a_request_in_flight_before_postgresql_stops() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let port = free_port();
-    let env = vec![("EMA_BRIDGE__HTTP__BIND".to_string(), format!("127.0.0.1:{port}"))];
+    let env = vec![(
+        "EMA_BRIDGE__HTTP__BIND".to_string(),
+        format!("127.0.0.1:{port}"),
+    )];
     let daemon = Daemon::start(&["serve"], &env, dir.path());
     let banner = daemon.wait_for("whmcs_secret:", Duration::from_secs(90));
-    let api_key = banner.iter().find_map(|l| l.trim().strip_prefix("api_key:")).expect("api key").trim().to_owned();
+    let api_key = banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("api_key:"))
+        .expect("api key")
+        .trim()
+        .to_owned();
     // Act: a create in flight, then SIGTERM.
     let create = std::thread::spawn(move || {
         reqwest::blocking::Client::new()
@@ -373,7 +381,13 @@ fn sigterm_drains_a_request_in_flight_before_postgresql_stops() {
     std::thread::sleep(Duration::from_millis(300));
     let status = daemon.terminate();
     // Assert: the request got its answer, the daemon exited cleanly, PostgreSQL is down.
-    assert_eq!(create.join().expect("join").expect("the in-flight request was answered"), 201);
+    assert_eq!(
+        create
+            .join()
+            .expect("join")
+            .expect("the in-flight request was answered"),
+        201
+    );
     assert!(status.success(), "{status}");
     assert_eq!(postgres_processes_under(dir.path()), 0);
 }

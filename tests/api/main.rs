@@ -5,6 +5,7 @@ mod helpers;
 mod config_and_health;
 mod edge;
 mod edge_browser;
+mod edge_nginx;
 mod operator;
 mod tenants;
 mod whmcs_e2e;
