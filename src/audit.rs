@@ -39,6 +39,30 @@ pub struct Event<'a> {
     pub details: serde_json::Value,
 }
 
+impl<'a> Event<'a> {
+    /// An event about `t`, with no reason and no details yet.
+    pub fn tenant(t: &'a crate::tenant::Tenant, actor: &'a Actor, action: &'a str) -> Self {
+        Self {
+            reseller_id: Some(t.reseller_id),
+            slug: &t.slug,
+            actor,
+            action,
+            reason: None,
+            details: serde_json::json!({}),
+        }
+    }
+
+    pub fn reason(mut self, reason: Option<&'a str>) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
 pub fn record(conn: &mut PgConnection, e: Event<'_>) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
         .values((

@@ -95,14 +95,7 @@ pub async fn create(
             }
             conn.transaction(|conn| match repo::insert(conn, &new)? {
                 Ok(t) => {
-                    audit::record(conn, audit::Event {
-                        reseller_id: Some(t.reseller_id),
-                        slug: &t.slug,
-                        actor: &actor_s,
-                        action: "tenant.create_requested",
-                        reason: None,
-                        details: serde_json::json!({"plan": t.plan_code, "sandbox": t.sandbox, "whmcs_service_id": t.whmcs_service_id}),
-                    })?;
+                    audit::record(conn, audit::Event::tenant(&t, &actor_s, "tenant.create_requested").details(serde_json::json!({"plan": t.plan_code, "sandbox": t.sandbox, "whmcs_service_id": t.whmcs_service_id})))?;
                     Ok(Ok(t))
                 }
                 Err(InsertConflict::SlugTaken) => Err(ProvisionError::SlugTaken(new.slug.clone())),
@@ -296,18 +289,13 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<Tenant> {
                             .get_result(conn)?;
                         audit::record(
                             conn,
-                            audit::Event {
-                                reseller_id: Some(before.reseller_id),
-                                slug: &before.slug,
-                                actor: &actor,
-                                action: "tenant.created",
-                                reason: None,
-                                details: serde_json::json!({
+                            audit::Event::tenant(&before, &actor, "tenant.created").details(
+                                serde_json::json!({
                                     "database": before.db_name,
                                     "prefix": before.slug().s3_prefix(),
                                     "attempts": before.attempts + 1,
                                 }),
-                            },
+                            ),
                         )?;
                         Ok::<_, diesel::result::Error>(active)
                     })?)

@@ -72,14 +72,7 @@ pub async fn suspend(
         crate::edge::directory::notify_changed(conn, &t.slug)?;
         audit::record(
             conn,
-            audit::Event {
-                reseller_id: Some(t.reseller_id),
-                slug: &t.slug,
-                actor: &actor,
-                action: "tenant.suspended",
-                reason: reason.as_deref(),
-                details: serde_json::json!({}),
-            },
+            audit::Event::tenant(&t, &actor, "tenant.suspended").reason(reason.as_deref()),
         )?;
         Ok(repo::by_id(conn, id)?)
     })
@@ -101,14 +94,7 @@ pub async fn unsuspend(
         }
         if t.deletion_requested_at.is_some() {
             // Unsuspending withdraws the deletion request: the customer came back.
-            audit::record(conn, audit::Event {
-                reseller_id: Some(t.reseller_id),
-                slug: &t.slug,
-                actor: &actor,
-                action: "tenant.deletion_withdrawn",
-                reason: None,
-                details: serde_json::json!({}),
-            })?;
+            audit::record(conn, audit::Event::tenant(&t, &actor, "tenant.deletion_withdrawn"))?;
         }
         diesel::update(tenants::table.find(id))
             .set((
@@ -120,14 +106,7 @@ pub async fn unsuspend(
             ))
             .execute(conn)?;
         crate::edge::directory::notify_changed(conn, &t.slug)?;
-        audit::record(conn, audit::Event {
-            reseller_id: Some(t.reseller_id),
-            slug: &t.slug,
-            actor: &actor,
-            action: "tenant.unsuspended",
-            reason: None,
-            details: serde_json::json!({"messages_received_while_suspended": t.ingested_during_suspension}),
-        })?;
+        audit::record(conn, audit::Event::tenant(&t, &actor, "tenant.unsuspended").details(serde_json::json!({"messages_received_while_suspended": t.ingested_during_suspension})))?;
         Ok(repo::by_id(conn, id)?)
     })
     .await
@@ -165,14 +144,7 @@ pub async fn request_deletion(
             .execute(conn)?;
         audit::record(
             conn,
-            audit::Event {
-                reseller_id: Some(t.reseller_id),
-                slug: &t.slug,
-                actor: &actor,
-                action: "tenant.deletion_requested",
-                reason: reason.as_deref(),
-                details: serde_json::json!({}),
-            },
+            audit::Event::tenant(&t, &actor, "tenant.deletion_requested").reason(reason.as_deref()),
         )?;
         Ok(repo::by_id(conn, id)?)
     })
@@ -201,14 +173,8 @@ pub async fn change_plan(
             .execute(conn)?;
         audit::record(
             conn,
-            audit::Event {
-                reseller_id: Some(t.reseller_id),
-                slug: &t.slug,
-                actor: &actor,
-                action: "tenant.plan_changed",
-                reason: None,
-                details: serde_json::json!({"from": t.plan(), "to": plan}),
-            },
+            audit::Event::tenant(&t, &actor, "tenant.plan_changed")
+                .details(serde_json::json!({"from": t.plan(), "to": plan})),
         )?;
         Ok(repo::by_id(conn, id)?)
     })
@@ -258,14 +224,7 @@ pub async fn change_admin_password(
         .run(move |conn| {
             audit::record(
                 conn,
-                audit::Event {
-                    reseller_id: Some(t.reseller_id),
-                    slug: &t.slug,
-                    actor: &actor,
-                    action: "tenant.admin_password_changed",
-                    reason: None,
-                    details: serde_json::json!({}),
-                },
+                audit::Event::tenant(&t, &actor, "tenant.admin_password_changed"),
             )
         })
         .await?;

@@ -251,6 +251,27 @@ impl TestApp {
         res.json().await.expect("json")
     }
 
+    /// The audit trail of a tenant.
+    pub async fn audit(&self, slug: &str) -> Vec<ema_bridge::audit::Recorded> {
+        let s = slug.to_owned();
+        self.state
+            .db
+            .run(move |conn| ema_bridge::audit::for_tenant(conn, &s))
+            .await
+            .expect("audit")
+    }
+
+    /// GET with the reseller's key, as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.get(path)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// A connection to a database on the test cluster.
     pub fn connect(&self, db: &str) -> diesel::PgConnection {
         use diesel::Connection;

@@ -94,13 +94,7 @@ async fn creating_a_tenant_allocates_its_database_tables_prefix_and_subdomain() 
     let marker: Value = serde_json::from_slice(&marker.0).expect("json");
     assert_eq!(marker["slug"], slug.as_str());
     // the audit trail names the reseller's key as actor
-    let s = slug.clone();
-    let events = app
-        .state
-        .db
-        .run(move |conn| ema_bridge::audit::for_tenant(conn, &s))
-        .await
-        .expect("audit");
+    let events = app.audit(&slug).await;
     assert!(events.iter().any(|e| e.action == "tenant.created"));
     assert!(events.iter().any(|e| e.actor == "api_key:Reseller One"));
 }
@@ -113,26 +107,14 @@ async fn list_shows_each_tenants_fields_and_pages_with_a_cursor() {
         app.create_tenant(&format!("{base}-{i}")).await;
     }
     // Act: pages of two
-    let first: Value = app
-        .get("/v1/tenants?limit=2")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let first: Value = app.get_json("/v1/tenants?limit=2").await;
     let cursor = first["next_cursor"]
         .as_str()
         .expect("a next page")
         .to_owned();
     let second: Value = app
-        .get(&format!("/v1/tenants?limit=2&cursor={cursor}"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/v1/tenants?limit=2&cursor={cursor}"))
+        .await;
     // Assert
     assert_eq!(first["items"].as_array().expect("items").len(), 2);
     assert_eq!(second["items"].as_array().expect("items").len(), 1);
@@ -155,14 +137,7 @@ async fn list_shows_each_tenants_fields_and_pages_with_a_cursor() {
     ema_bridge::usage::collect_once(&app.state)
         .await
         .expect("collect");
-    let again: Value = app
-        .get("/v1/tenants?limit=1")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let again: Value = app.get_json("/v1/tenants?limit=1").await;
     assert_eq!(again["items"][0]["users"], 1);
     assert!(again["items"][0]["storage_bytes"].as_i64().expect("bytes") > 1_000_000);
     // Bad paging input
@@ -218,14 +193,7 @@ async fn update_changes_name_and_branding_but_never_the_slug() {
             .expect("patch");
         assert_eq!(res.status(), 422, "{body}");
     }
-    let t: Value = app
-        .get(&format!("/v1/tenants/{slug}"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let t: Value = app.get_json(&format!("/v1/tenants/{slug}")).await;
     assert_eq!(t["name"], "Acme Corporation");
     assert_eq!(t["branding"]["primary_color"], "#ff8800");
     // Removing an override with null
@@ -362,13 +330,7 @@ async fn suspend_and_unsuspend_are_idempotent_and_keep_every_byte() {
     assert_eq!(scalar_i64(&mut c, "SELECT count(*) AS v FROM settings"), 2);
     assert!(app.state.bucket.exists(&key).await.expect("head"));
     // The audit trail has one suspend and one unsuspend (repeats change nothing).
-    let s = slug.clone();
-    let events = app
-        .state
-        .db
-        .run(move |conn| ema_bridge::audit::for_tenant(conn, &s))
-        .await
-        .expect("audit");
+    let events = app.audit(&slug).await;
     assert_eq!(
         events
             .iter()
@@ -445,14 +407,7 @@ async fn a_reseller_never_sees_another_resellers_tenants() {
         .await
         .expect("json");
     assert_eq!(list["items"].as_array().expect("items").len(), 0);
-    let t: Value = app
-        .get(&format!("/v1/tenants/{slug}"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let t: Value = app.get_json(&format!("/v1/tenants/{slug}")).await;
     assert_eq!(
         t["status"], "active",
         "the other reseller's suspend did nothing"
@@ -576,14 +531,7 @@ async fn the_slug_check_tells_order_forms_whether_a_slug_is_valid_and_free() {
         ("www", false, false),
     ];
     for (slug, valid, available) in cases {
-        let r: Value = app
-            .get(&format!("/v1/slugs/{slug}"))
-            .send()
-            .await
-            .expect("check")
-            .json()
-            .await
-            .expect("json");
+        let r: Value = app.get_json(&format!("/v1/slugs/{slug}")).await;
         assert_eq!(r["valid"], valid, "{slug}");
         assert_eq!(r["available"], available, "{slug}");
         if !available {
@@ -793,22 +741,8 @@ async fn usage_counts_users_and_storage_and_marks_sandbox_and_suspended_tenants_
     ema_bridge::usage::collect_once(&app.state)
         .await
         .expect("collect");
-    let u: Value = app
-        .get(&format!("/v1/tenants/{live}/usage"))
-        .send()
-        .await
-        .expect("usage")
-        .json()
-        .await
-        .expect("json");
-    let all: Value = app
-        .get("/v1/usage")
-        .send()
-        .await
-        .expect("usage")
-        .json()
-        .await
-        .expect("json");
+    let u: Value = app.get_json(&format!("/v1/tenants/{live}/usage")).await;
+    let all: Value = app.get_json("/v1/usage").await;
     // Assert
     assert_eq!(u["users"], 3);
     assert_eq!(u["active_users"], 2);
@@ -991,13 +925,7 @@ async fn the_operator_deletes_only_suspended_tenants_and_keeps_the_audit_record(
             == 0
     );
     assert_eq!(tenant_rows(&app, &slug).await, 0);
-    let s = slug.clone();
-    let events = app
-        .state
-        .db
-        .run(move |conn| ema_bridge::audit::for_tenant(conn, &s))
-        .await
-        .expect("audit");
+    let events = app.audit(&slug).await;
     assert!(
         events
             .iter()
