@@ -1,7 +1,7 @@
 //! The daemon's basics: health, readiness, request ids, problem documents, and the real binary
 //! on embedded defaults and on configured external services.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -369,24 +369,31 @@ fn sigterm_drains_a_request_in_flight_before_postgresql_stops() {
         .expect("api key")
         .trim()
         .to_owned();
-    // Act: a create in flight, then SIGTERM.
-    let create = std::thread::spawn(move || {
-        reqwest::blocking::Client::new()
-            .post(format!("http://127.0.0.1:{port}/v1/tenants"))
-            .bearer_auth(api_key)
-            .json(&serde_json::json!({"slug": "drained", "name": "Drained"}))
-            .send()
-            .map(|r| r.status().as_u16())
-    });
+    // Act: a create whose body is still arriving when SIGTERM comes, so it is in flight for sure.
+    let body = serde_json::to_vec(&serde_json::json!({"slug": "drained", "name": "Drained"}))
+        .expect("json");
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "POST /v1/tenants HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api_key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("headers");
+    stream.write_all(first).expect("first half");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(daemon.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
     std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(rest).expect("second half");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
     let status = daemon.terminate();
     // Assert: the request got its answer, the daemon exited cleanly, PostgreSQL is down.
-    assert_eq!(
-        create
-            .join()
-            .expect("join")
-            .expect("the in-flight request was answered"),
-        201
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the in-flight request was not answered: {answer:?}"
     );
     assert!(status.success(), "{status}");
     assert_eq!(postgres_processes_under(dir.path()), 0);
