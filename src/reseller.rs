@@ -323,6 +323,8 @@ pub fn update(
                 ))
                 .execute(conn)?;
         }
+        // Every tenant of this reseller may now resolve or render differently.
+        crate::tenant::notify::all_changed(conn)?;
         Ok(find_by_id(conn, r.id)?)
     })
 }

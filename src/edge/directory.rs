@@ -1,8 +1,8 @@
 //! Which tenant lives at a host: a short-lived in-process cache over the control database.
 //!
-//! Entries live [`TTL`] at most. Suspend and unsuspend `NOTIFY` [`CHANNEL`] with the tenant's
-//! slug inside their transactions; a listener thread per process (its own connection) drops the
-//! entry as soon as the change commits, so every replica sees it at once. While the listener is
+//! Entries live [`TTL`] at most. Every change to a tenant (and to a reseller's domain or
+//! branding) is notified on [`CHANNEL`] inside its transaction (`crate::tenant::notify`); a
+//! listener thread per process (its own connection) drops the entry as soon as the change commits, so every replica sees it at once. While the listener is
 //! not connected the cache is bypassed. Access decisions (login, sessions, gate, SSO, users API)
 //! additionally read the status fresh from the control database, so they never depend on the
 //! cache. Queries return `diesel::QueryResult`; lookups add [`PoolError`].
@@ -21,10 +21,9 @@ use crate::domain::{Branding, Slug};
 use crate::reseller::Reseller;
 use crate::tenant::{Tenant, TenantStatus};
 
-/// The notification channel suspend and unsuspend signal on; the payload is the slug.
-pub const CHANNEL: &str = "ema_tenant_changed";
-/// How long a cached lookup is trusted (the upper bound for changes nobody notifies, such as a
-/// branding update or a new reseller domain).
+use crate::tenant::notify::{ALL, CHANNEL};
+/// How long a cached lookup is trusted: the upper bound should a notification be missed (the
+/// listener reconnecting).
 pub const TTL: Duration = Duration::from_secs(5);
 /// Entries kept at most; beyond that the cache starts over (random hosts cannot grow it).
 const MAX_ENTRIES: usize = 10_000;
@@ -87,6 +86,8 @@ struct Inner {
     generation: AtomicU64,
     /// Whether the listener is connected; without it nothing is cached.
     listening: AtomicBool,
+    /// How long an entry is trusted.
+    ttl: Duration,
 }
 
 /// The cache, shared by every worker of one process.
@@ -99,6 +100,12 @@ pub struct Directory {
 impl Directory {
     /// A directory whose invalidations come from a listener thread on the control database.
     pub async fn start(db: Db) -> Result<Self, PoolError> {
+        Self::start_with_ttl(db, TTL).await
+    }
+
+    /// [`Directory::start`] with another entry lifetime (tests use a long one, so that only a
+    /// notification can refresh an entry).
+    pub async fn start_with_ttl(db: Db, ttl: Duration) -> Result<Self, PoolError> {
         let dbname: String = db
             .run(|conn| {
                 diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
@@ -108,7 +115,10 @@ impl Directory {
                 .map_err(|e| PoolError::Unavailable(e.to_string()))
             })
             .await?;
-        let directory = Self::without_listener(db);
+        let mut directory = Self::without_listener(db);
+        if let Some(inner) = Arc::get_mut(&mut directory.inner) {
+            inner.ttl = ttl;
+        }
         let weak = Arc::downgrade(&directory.inner);
         let server = directory.db.server().clone();
         std::thread::Builder::new()
@@ -126,6 +136,7 @@ impl Directory {
                 domains: Mutex::new(None),
                 generation: AtomicU64::new(0),
                 listening: AtomicBool::new(false),
+                ttl: TTL,
             }),
             db,
         }
@@ -145,7 +156,7 @@ impl Directory {
         if self.is_listening()
             && let Ok(map) = self.inner.tenants.lock()
             && let Some(e) = map.get(slug)
-            && e.at.elapsed() < TTL
+            && e.at.elapsed() < self.inner.ttl
         {
             return Ok(e.value.clone());
         }
@@ -179,7 +190,7 @@ impl Directory {
         if self.is_listening()
             && let Ok(d) = self.inner.domains.lock()
             && let Some(e) = d.as_ref()
-            && e.at.elapsed() < TTL
+            && e.at.elapsed() < self.inner.ttl
         {
             return Ok(e.value.clone());
         }
@@ -247,15 +258,6 @@ pub fn status_of(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Tenant
     Ok(s.map(|s| TenantStatus::parse(&s)))
 }
 
-/// Tells every process that the tenant changed; delivered when the caller's transaction commits.
-pub fn notify_changed(conn: &mut PgConnection, slug: &str) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<diesel::sql_types::Text, _>(CHANNEL)
-        .bind::<diesel::sql_types::Text, _>(slug)
-        .execute(conn)
-        .map(|_| ())
-}
-
 /// The listener thread: LISTEN on its own connection, invalidate on each notification,
 /// reconnect with backoff, and stop once the directory is gone (the server stopped).
 fn listen(weak: Weak<Inner>, server: DbServer, dbname: String) {
@@ -303,6 +305,7 @@ fn listen(weak: Weak<Inner>, server: DbServer, dbname: String) {
             let mut alive = true;
             for n in conn.notifications_iter() {
                 match n {
+                    Ok(n) if n.payload == ALL => inner.clear(),
                     Ok(n) => inner.invalidate(&n.payload),
                     Err(_) => {
                         alive = false;

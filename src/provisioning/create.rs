@@ -287,6 +287,8 @@ async fn run_steps(state: &AppState, t: &Tenant) -> anyhow::Result<Tenant> {
                             ))
                             .returning(Tenant::as_returning())
                             .get_result(conn)?;
+                        // A host lookup may have cached this tenant while it was provisioning.
+                        crate::tenant::notify::tenant_changed(conn, &before.slug)?;
                         audit::record(
                             conn,
                             audit::Event::tenant(&before, &actor, "tenant.created").details(

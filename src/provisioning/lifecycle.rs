@@ -69,7 +69,7 @@ pub async fn suspend(
             .execute(conn)?;
         // Logins end with the suspension; every replica's edge cache forgets the tenant at commit.
         crate::edge::session::end_all_of_tenant(conn, id)?;
-        crate::edge::directory::notify_changed(conn, &t.slug)?;
+        crate::tenant::notify::tenant_changed(conn, &t.slug)?;
         audit::record(
             conn,
             audit::Event::tenant(&t, &actor, "tenant.suspended").reason(reason.as_deref()),
@@ -105,7 +105,7 @@ pub async fn unsuspend(
                 tenants::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        crate::edge::directory::notify_changed(conn, &t.slug)?;
+        crate::tenant::notify::tenant_changed(conn, &t.slug)?;
         audit::record(conn, audit::Event::tenant(&t, &actor, "tenant.unsuspended").details(serde_json::json!({"messages_received_while_suspended": t.ingested_during_suspension})))?;
         Ok(repo::by_id(conn, id)?)
     })
@@ -171,6 +171,7 @@ pub async fn change_plan(
                 tenants::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
+        crate::tenant::notify::tenant_changed(conn, &t.slug)?;
         audit::record(
             conn,
             audit::Event::tenant(&t, &actor, "tenant.plan_changed")

@@ -77,6 +77,7 @@ pub async fn delete(
                         details,
                     },
                 )?;
+                crate::tenant::notify::tenant_changed(conn, &t.slug)?;
                 diesel::delete(tenants::table.find(id)).execute(conn)
             })
         })

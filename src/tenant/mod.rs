@@ -1,6 +1,7 @@
 //! Tenants as the control database records them: the row, its status, the views the APIs show,
 //! and the queries over it. Queries return `diesel::QueryResult`.
 
+pub mod notify;
 pub mod repo;
 mod view;
 

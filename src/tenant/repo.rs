@@ -261,6 +261,7 @@ pub fn update_profile(
                 .execute(conn)?;
         }
         if name.is_some() || branding.is_some() {
+            super::notify::tenant_changed(conn, &before.slug)?;
             diesel::update(tenants::table.find(id))
                 .set(tenants::updated_at.eq(diesel::dsl::now))
                 .execute(conn)?;

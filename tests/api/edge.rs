@@ -928,23 +928,46 @@ async fn locked_html(app: &TestApp, slug: &str, email: &str) -> String {
     res.text().await.expect("html")
 }
 
+/// Another replica's directory, whose entries never expire by age during a test: only a
+/// notification can refresh them.
+async fn replica(app: &TestApp) -> ema_bridge::edge::Directory {
+    let d = ema_bridge::edge::Directory::start_with_ttl(
+        app.state.db.clone(),
+        std::time::Duration::from_secs(3600),
+    )
+    .await
+    .expect("directory");
+    wait_until("the listener connects", || {
+        let d = d.clone();
+        async move { d.is_listening() }
+    })
+    .await;
+    d
+}
+
+/// Polls `check` until it holds; the deadline only stops a hung test.
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: never happened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_suspension_reaches_another_processs_cache_at_once() {
     // Arrange: a second directory over the same control database stands for another replica.
     let app = spawn_app().await;
     let slug = unique("notify-");
     app.create_tenant(&slug).await;
-    let replica = ema_bridge::edge::Directory::start(app.state.db.clone())
-        .await
-        .expect("directory");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !replica.is_listening() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the listener connects"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let replica = replica(&app).await;
     let cached = replica
         .tenant(&slug)
         .await
@@ -953,23 +976,86 @@ async fn a_suspension_reaches_another_processs_cache_at_once() {
     assert_eq!(cached.status, ema_bridge::tenant::TenantStatus::Active);
     // Act
     suspend(&app, &slug).await;
-    // Assert: well within the cache's TTL, the other replica sees the suspension.
-    let started = std::time::Instant::now();
-    loop {
-        let t = replica
-            .tenant(&slug)
-            .await
-            .expect("lookup")
-            .expect("tenant");
-        if t.status == ema_bridge::tenant::TenantStatus::Suspended {
-            break;
+    // Assert: the other replica's entry is refreshed by the notification (not by age).
+    wait_until("the replica sees the suspension", || {
+        let (r, s) = (replica.clone(), slug.clone());
+        async move {
+            r.tenant(&s).await.expect("lookup").expect("tenant").status
+                == ema_bridge::tenant::TenantStatus::Suspended
         }
-        assert!(
-            started.elapsed() < ema_bridge::edge::directory::TTL / 2,
-            "the notification did not invalidate the cache"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn creation_branding_and_reseller_domain_changes_reach_another_processs_cache() {
+    let app = spawn_app().await;
+    let replica = replica(&app).await;
+    let slug = unique("fresh-");
+    // A miss is cached before the tenant exists; its creation must replace it.
+    assert!(replica.tenant(&slug).await.expect("lookup").is_none());
+    app.create_tenant(&slug).await;
+    wait_until("the replica sees the new tenant", || {
+        let (r, s) = (replica.clone(), slug.clone());
+        async move {
+            r.tenant(&s)
+                .await
+                .expect("lookup")
+                .is_some_and(|t| t.status == ema_bridge::tenant::TenantStatus::Active)
+        }
+    })
+    .await;
+    // A branding change.
+    let res = app
+        .patch(&format!("/v1/tenants/{slug}"))
+        .json(&json!({"branding": {"custom_name": "Renamed Archive"}}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(res.status(), 200);
+    wait_until("the replica sees the new branding", || {
+        let (r, s) = (replica.clone(), slug.clone());
+        async move {
+            r.tenant(&s)
+                .await
+                .expect("lookup")
+                .expect("tenant")
+                .branding
+                .custom_name
+                .as_deref()
+                == Some("Renamed Archive")
+        }
+    })
+    .await;
+    // A reseller's new white-label domain.
+    let before = replica.reseller_domains().await.expect("domains");
+    let name = app.reseller.name.clone();
+    app.state
+        .db
+        .run(move |conn| {
+            ema_bridge::reseller::update(
+                conn,
+                &name,
+                ema_bridge::reseller::ResellerChanges {
+                    base_domain: Some(Some(
+                        ema_bridge::domain::BaseDomain::parse("mail.white.example")
+                            .expect("domain"),
+                    )),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+        .expect("update");
+    wait_until("the replica sees the reseller's domain", || {
+        let (r, before) = (replica.clone(), format!("{before:?}"));
+        async move { format!("{:?}", r.reseller_domains().await.expect("domains")) != before }
+    })
+    .await;
+    assert!(
+        format!("{:?}", replica.reseller_domains().await.expect("domains"))
+            .contains("mail.white.example")
+    );
 }
 
 #[tokio::test]
