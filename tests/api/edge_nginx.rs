@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::edge::{PASSWORD, session_cookie};
 use crate::helpers::{spawn_app, unique};
 
 /// A stand-in for the archive application behind the gate: answers every request with a marker.
@@ -78,6 +79,38 @@ fn config_from_docs(
     )
 }
 
+/// A browser talking to a tenant host through nginx.
+struct Front {
+    http: reqwest::Client,
+    port: u16,
+    host: String,
+}
+
+impl Front {
+    async fn login(&self, email: &str) -> reqwest::Response {
+        self.http
+            .post(format!("http://127.0.0.1:{}/login", self.port))
+            .header("Host", &self.host)
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login")
+    }
+
+    /// A page of the archive application, with the session cookie when given.
+    async fn page(&self, session: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(format!("http://127.0.0.1:{}/reports/2026", self.port))
+            .header("Host", &self.host)
+            .header("Accept", "text/html");
+        if let Some(s) = session {
+            req = req.header("Cookie", format!("ema_session={s}"));
+        }
+        req.send().await.expect("get")
+    }
+}
+
 struct Nginx(std::process::Child);
 
 impl Drop for Nginx {
@@ -125,17 +158,15 @@ async fn the_documented_nginx_auth_request_setup_gates_the_archive_application()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let host = format!("{slug}.archive.test");
-    let through = |path: &str| format!("http://127.0.0.1:{tenants_port}{path}");
-    let http = &app.client;
+    let front = Front {
+        http: app.client.clone(),
+        port: tenants_port,
+        host: format!("{slug}.archive.test"),
+    };
+    let email = format!("admin@{slug}.example");
 
     // No session: sent to the login page.
-    let res = http
-        .get(through("/reports/2026"))
-        .header("Host", &host)
-        .send()
-        .await
-        .expect("get");
+    let res = front.page(None).await;
     assert_eq!(res.status(), 302);
     assert_eq!(
         res.headers()["location"]
@@ -144,34 +175,14 @@ async fn the_documented_nginx_auth_request_setup_gates_the_archive_application()
             .trim_end_matches('/')
             .rsplit('/')
             .next(),
-        Some(format!("{host}:{tenants_port}").as_str())
+        Some(format!("{}:{tenants_port}", front.host).as_str())
     );
 
     // Login through nginx, then the application is reachable.
-    let login = http
-        .post(through("/login"))
-        .header("Host", &host)
-        .json(
-            &json!({"email": format!("admin@{slug}.example"), "password": "correct horse battery"}),
-        )
-        .send()
-        .await
-        .expect("login");
+    let login = front.login(&email).await;
     assert_eq!(login.status(), 200);
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_owned();
-    let res = http
-        .get(through("/reports/2026"))
-        .header("Host", &host)
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .expect("get");
+    let cookie = session_cookie(&login);
+    let res = front.page(Some(&cookie)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.expect("body"), "ARCHIVE APP CONTENT");
 
@@ -180,15 +191,7 @@ async fn the_documented_nginx_auth_request_setup_gates_the_archive_application()
         .send()
         .await
         .expect("suspend");
-    let res = http
-        .get(through("/reports/2026"))
-        .header("Host", &host)
-        .header("Cookie", &cookie)
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .expect("get");
-    let body = res.text().await.expect("body");
+    let body = front.page(Some(&cookie)).await.text().await.expect("body");
     assert!(body.contains("This account is suspended"), "{body}");
     assert!(!body.contains("ARCHIVE APP CONTENT"));
 
@@ -197,33 +200,13 @@ async fn the_documented_nginx_auth_request_setup_gates_the_archive_application()
         .send()
         .await
         .expect("unsuspend");
-    let login = http
-        .post(through("/login"))
-        .header("Host", &host)
-        .json(
-            &json!({"email": format!("admin@{slug}.example"), "password": "correct horse battery"}),
-        )
-        .send()
-        .await
-        .expect("login");
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_owned();
-    let res = http
-        .get(through("/reports/2026"))
-        .header("Host", &host)
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .expect("get");
+    let cookie = session_cookie(&front.login(&email).await);
+    let res = front.page(Some(&cookie)).await;
     assert_eq!(res.text().await.expect("body"), "ARCHIVE APP CONTENT");
 
     // The API host server block reaches the daemon's API.
-    let res = http
+    let res = app
+        .client
         .get(format!("http://127.0.0.1:{api_port}/healthz"))
         .header("Host", "api.archive.example.com")
         .send()

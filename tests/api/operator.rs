@@ -6,6 +6,20 @@ use diesel_migrations::MigrationHarness;
 
 use crate::helpers::{scalar_i64, shared, spawn_app, test_env, unique};
 
+/// Runs the binary with `env`; returns its exit code, stdout and stderr.
+fn run_cli(env: &[(String, String)], args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
+        .args(args)
+        .envs(env.iter().cloned())
+        .output()
+        .expect("run");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn every_migration_runs_up_down_and_up_again() {
     let s = shared();
@@ -113,18 +127,7 @@ fn cli_tenant_commands_list_migrate_and_delete_with_confirmation() {
     let bucket = unique("cli-");
     ema_bridge::embedded::ensure_database(&s.cluster.url("postgres"), &db).expect("db");
     let env = test_env(&db, &bucket);
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
-            .args(args)
-            .envs(env.iter().cloned())
-            .output()
-            .expect("run");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| run_cli(&env, args);
     let (code, out, _) = cli(&["reseller", "create", "--name", "Cli", "--json"]);
     assert_eq!(code, Some(0));
     let creds: serde_json::Value = serde_json::from_str(&out).expect("json");
@@ -220,18 +223,7 @@ fn reseller_set_changes_the_base_domain_and_default_branding_and_refuses_bad_val
     let db = unique("rset_");
     ema_bridge::embedded::ensure_database(&s.cluster.url("postgres"), &db).expect("db");
     let env = test_env(&db, &unique("rset-"));
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ema-bridge"))
-            .args(args)
-            .envs(env.iter().cloned())
-            .output()
-            .expect("run");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| run_cli(&env, args);
     assert_eq!(
         cli(&["reseller", "create", "--name", "White Label"]).0,
         Some(0)

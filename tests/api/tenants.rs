@@ -825,6 +825,8 @@ async fn the_openapi_document_matches_the_routes() {
         "DELETE /v1/tenants/{slug}/branding/{asset}",
         "GET /v1/usage",
         "GET /v1/slugs/{slug}",
+        "POST /v1/tenants/{slug}/ingest-tokens",
+        "DELETE /v1/tenants/{slug}/ingest-tokens/{id}",
     ] {
         assert!(
             documented.contains(route),
