@@ -7,6 +7,6 @@ mod plan;
 mod slug;
 
 pub use base_domain::{BaseDomain, BaseDomainError};
-pub use branding::{Branding, BrandingError, HexColor, ImageKind};
+pub use branding::{Branding, BrandingError, HexColor, ImageKind, MAX_IMAGE_BYTES};
 pub use plan::{Plan, PlanError};
 pub use slug::{Slug, SlugError};

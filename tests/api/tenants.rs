@@ -235,6 +235,18 @@ async fn logo_uploads_are_content_checked_and_stored_under_the_prefix() {
         .expect("get")
         .expect("stored");
     assert_eq!(stored.0, png);
+    // A large logo within the limit (above actix's default 256 KiB body limit).
+    let mut large = b"\x89PNG\r\n\x1a\n".to_vec();
+    large.resize(400 * 1024, 0);
+    let res = app
+        .client
+        .put(app.url(&format!("/v1/tenants/{slug}/branding/favicon")))
+        .bearer_auth(&app.reseller.api_key)
+        .body(large)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), 200);
     // Not an image, a scripted SVG, too large
     for (body, status) in [
         (b"<html>hi</html>".to_vec(), 415),

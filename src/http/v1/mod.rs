@@ -38,13 +38,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(lifecycle::unsuspend_tenant),
             )
             .route("/tenants/{slug}/usage", web::get().to(usage::tenant_usage))
-            .route(
-                "/tenants/{slug}/branding/{asset}",
-                web::put().to(branding::upload_asset),
-            )
-            .route(
-                "/tenants/{slug}/branding/{asset}",
-                web::delete().to(branding::remove_asset),
+            .service(
+                web::resource("/tenants/{slug}/branding/{asset}")
+                    // Images may be up to MAX_IMAGE_BYTES; actix's default body limit is 256 KiB.
+                    // One byte more lets the content check name the size in its answer.
+                    .app_data(web::PayloadConfig::new(crate::domain::MAX_IMAGE_BYTES + 1))
+                    .route(web::put().to(branding::upload_asset))
+                    .route(web::delete().to(branding::remove_asset)),
             )
             .route(
                 "/tenants/{slug}/ingest-tokens",
